@@ -1,0 +1,26 @@
+package org.sith;
+
+/**
+ * A mistake in what the user gave us (a file, a tensor, a row, an option). The launcher turns it
+ * into one line on stderr and exit status 2, never a stack trace. The message must name the thing
+ * at fault (file, tensor, row, option) so the user can act on it without reading code.
+ */
+public class UserInputException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    public UserInputException(String message) {
+        super(message);
+    }
+
+    public UserInputException(String message, Throwable cause) {
+        super(message, cause);
+    }
+
+    /** The first UserInputException in a cause chain (Spark wraps task failures), or null. */
+    public static UserInputException find(Throwable t) {
+        for (int depth = 0; t != null && depth < 32; depth++, t = t.getCause()) {
+            if (t instanceof UserInputException u) return u;
+        }
+        return null;
+    }
+}
