@@ -1,0 +1,190 @@
+package org.sith.bench;
+
+import java.io.BufferedWriter;
+import java.io.OutputStreamWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.sql.SparkSession;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.sith.checkpoint.SafeTensorsWriter;
+import org.sith.checkpoint.TensorData;
+import org.sith.coding.Method;
+import org.sith.coding.SparseCoder;
+import org.sith.heads.HeadBasis;
+import org.sith.heads.Side;
+import org.sith.heads.VoFactors;
+import org.sith.io.Npy;
+import org.sith.jobs.DecomposeJob;
+import org.sith.linalg.Gemm;
+
+/**
+ * Figures measured in one process, so ratios are meaningful on a shared machine: the sgemm roofline
+ * through the fast ND4J call, COMP throughput against it, head SVD time, and a full decompose of a
+ * random ViT-L/14-shaped vision tower with a large dictionary.
+ */
+public final class Benchmark {
+    private final int n;
+    private final int p;
+    private final int batch;
+    private final PrintLine out;
+
+    public interface PrintLine {
+        void line(String s);
+    }
+
+    public Benchmark(int n, int p, int batch, PrintLine out) {
+        this.n = n;
+        this.p = p;
+        this.batch = batch;
+        this.out = out;
+    }
+
+    static float[] unitRows(Random rnd, int rows, int cols) {
+        float[] a = new float[rows * cols];
+        for (int i = 0; i < rows; i++) {
+            double s = 0;
+            for (int j = 0; j < cols; j++) {
+                float v = (float) rnd.nextGaussian();
+                a[i * cols + j] = v;
+                s += v * v;
+            }
+            float inv = (float) (1 / Math.sqrt(s));
+            for (int j = 0; j < cols; j++) a[i * cols + j] *= inv;
+        }
+        return a;
+    }
+
+    /** Best GFLOP/s of a batch×p · p×N product through Nd4j.gemm into a preallocated 'f' array. */
+    public double roofline(float[] dict) {
+        INDArray d = Nd4j.create(dict, new long[] {n, p}, 'c');
+        INDArray x = Nd4j.rand(DataType.FLOAT, batch, p);
+        INDArray o = Nd4j.create(DataType.FLOAT, new long[] {batch, n}, 'f');
+        double best = 0;
+        for (int r = 0; r < 6; r++) {
+            long t = System.nanoTime();
+            Nd4j.gemm(x, d, o, false, true, 1.0, 0.0);
+            best = Math.max(best, 2.0 * batch * p * n / ((System.nanoTime() - t) / 1e9) / 1e9);
+        }
+        out.line(String.format(Locale.ROOT, "sgemm roofline      %d×%d · %d×%d (Nd4j.gemm): %.1f GFLOP/s", batch, p, p, n, best));
+        return best;
+    }
+
+    /** COMP on `vectors` random targets; returns achieved GFLOP/s (K products of 2·p·N flops per vector). */
+    public double comp(float[] dict, int vectors, int k, double roofline) {
+        SparseCoder coder = new SparseCoder(dict, n, p);
+        coder.setMaxBatchRows(batch);
+        Random rnd = new Random(3);
+        double[][] x = new double[vectors][p];
+        for (double[] row : x) for (int j = 0; j < p; j++) row[j] = rnd.nextGaussian();
+        coder.code(java.util.Arrays.copyOf(x, Math.min(vectors, batch)), Method.COMP, k, 0.3); // warm-up
+        long t = System.nanoTime();
+        coder.code(x, Method.COMP, k, 0.3);
+        double s = (System.nanoTime() - t) / 1e9;
+        double gflops = (double) vectors * k * 2.0 * p * n / s / 1e9;
+        out.line(String.format(Locale.ROOT, "COMP                %d vectors, K=%d, %d rows/product: %.2f s, %.0f vectors/s, %.1f GFLOP/s = %.0f %% of roofline",
+                vectors, k, batch, s, vectors / s, gflops, 100 * gflops / roofline));
+        return gflops;
+    }
+
+    /** Milliseconds per head for folding, centering, factored SVD (d=1024, d_h=64). */
+    public double headSvd(int heads) {
+        int d = 1024;
+        int dh = 64;
+        Random rnd = new Random(5);
+        float[] value = new float[d * d];
+        float[] outW = new float[d * d];
+        float[] gamma = new float[d];
+        for (int i = 0; i < value.length; i++) {
+            value[i] = (float) rnd.nextGaussian();
+            outW[i] = (float) rnd.nextGaussian();
+        }
+        java.util.Arrays.fill(gamma, 1f);
+        for (int w = 0; w < 8; w++) HeadBasis.compute(VoFactors.of(0, w % 16, d, dh, value, outW, gamma, true), dh);
+        long t = System.nanoTime();
+        for (int h = 0; h < heads; h++) HeadBasis.compute(VoFactors.of(0, h % 16, d, dh, value, outW, gamma, true), dh);
+        double ms = (System.nanoTime() - t) / 1e6 / heads;
+        out.line(String.format(Locale.ROOT, "head SVD            d=%d, d_h=%d, from thin factors: %.1f ms per head", d, dh, ms));
+        return ms;
+    }
+
+    /** Writes a random ViT-L/14-shaped vision tower (the tensors decompose reads) and an N×p dictionary. */
+    public static Map<String, String> writeVitL(String dir, int concepts, int p, Configuration conf) throws Exception {
+        int d = 1024;
+        int layers = 24;
+        Random rnd = new Random(11);
+        LinkedHashMap<String, TensorData> t = new LinkedHashMap<>();
+        for (int l = 0; l < layers; l++) {
+            String b = "visual.transformer.resblocks." + l + ".";
+            t.put(b + "ln_1.weight", new TensorData("F32", new long[] {d}, gauss(rnd, d, 0.1, 1)));
+            t.put(b + "ln_1.bias", new TensorData("F32", new long[] {d}, gauss(rnd, d, 0.1, 0)));
+            t.put(b + "attn.in_proj_weight", new TensorData("F32", new long[] {3 * d, d}, gauss(rnd, 3 * d * d, 0.02, 0)));
+            t.put(b + "attn.in_proj_bias", new TensorData("F32", new long[] {3 * d}, gauss(rnd, 3 * d, 0.01, 0)));
+            t.put(b + "attn.out_proj.weight", new TensorData("F32", new long[] {d, d}, gauss(rnd, d * d, 0.02, 0)));
+            t.put(b + "attn.out_proj.bias", new TensorData("F32", new long[] {d}, gauss(rnd, d, 0.01, 0)));
+        }
+        t.put("visual.ln_post.weight", new TensorData("F32", new long[] {d}, gauss(rnd, d, 0.1, 1)));
+        t.put("visual.ln_post.bias", new TensorData("F32", new long[] {d}, gauss(rnd, d, 0.1, 0)));
+        t.put("visual.proj", new TensorData("F32", new long[] {d, p}, gauss(rnd, d * p, 0.03, 0)));
+        String ck = dir + "/vit-l-14-random.safetensors";
+        SafeTensorsWriter.write(ck, conf, t, Map.of());
+        Files.writeString(java.nio.file.Path.of(dir, "open_clip_config.json"),
+                "{\"model_cfg\": {\"embed_dim\": " + p + ", \"vision_cfg\": {\"width\": 1024, \"layers\": 24, \"head_width\": 64, \"patch_size\": 14, \"image_size\": 224}}}\n");
+        String npy = dir + "/concepts.npy";
+        Npy.write(npy, conf, new long[] {concepts, p}, gauss(rnd, concepts * p, 1, 0));
+        String vocab = dir + "/concepts.txt";
+        try (BufferedWriter w = new BufferedWriter(new OutputStreamWriter(Files.newOutputStream(java.nio.file.Path.of(vocab)), StandardCharsets.UTF_8))) {
+            for (int i = 0; i < concepts; i++) w.write("concept " + i + "\n");
+        }
+        return Map.of("checkpoint", ck, "concepts", npy, "vocab", vocab);
+    }
+
+    private static float[] gauss(Random rnd, int n, double scale, double offset) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float) (offset + rnd.nextGaussian() * scale);
+        return x;
+    }
+
+    /** Full decompose of the random ViT-L/14 tower on the given session; returns seconds. */
+    public double decompose(SparkSession spark, String layers, String workDir) throws Exception {
+        Map<String, String> in = writeVitL(workDir, n, p, spark.sparkContext().hadoopConfiguration());
+        String outDir = workDir + "/out-" + layers.replace(':', '_');
+        long t = System.nanoTime();
+        DecomposeJob.Result r = DecomposeJob.run(spark, new DecomposeJob.Params(in.get("checkpoint"), in.get("concepts"), in.get("vocab"),
+                null, layers, null, Side.RIGHT, null, Method.COMP, 0.3, 5, "vit-l-14-random", outDir, true, false, batch));
+        double s = (System.nanoTime() - t) / 1e9;
+        out.line(String.format(Locale.ROOT, "decompose           ViT-L/14 shape, layers %s: %d heads, %d vectors, %d concepts: %.1f s (%.0f vectors/s, end to end incl. Parquet)",
+                layers, r.heads(), r.vectors(), n, s, r.vectors() / s));
+        return s;
+    }
+
+    public static List<String> run(SparkSession spark, int n, int p, int batch, boolean withDecompose, String workDir) throws Exception {
+        List<String> lines = new ArrayList<>();
+        Benchmark b = new Benchmark(n, p, batch, s -> {
+            System.out.println(s);
+            lines.add(s);
+        });
+        Gemm.setBlasThreads(Runtime.getRuntime().availableProcessors());
+        b.out.line(String.format(Locale.ROOT, "machine             %d cores, Java %s, BLAS threads %d",
+                Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), Nd4j.factory().blas().getMaxThreads()));
+        float[] dict = unitRows(new Random(1), n, p);
+        double roof = b.roofline(dict);
+        b.comp(dict, 4096, 5, roof);
+        dict = null;
+        b.headSvd(64);
+        if (withDecompose) {
+            b.decompose(spark, "20,21,22,23", workDir);
+            b.decompose(spark, "all", workDir);
+        }
+        return lines;
+    }
+}

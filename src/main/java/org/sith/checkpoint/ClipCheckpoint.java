@@ -1,0 +1,228 @@
+package org.sith.checkpoint;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.util.Arrays;
+
+import org.apache.hadoop.conf.Configuration;
+
+import org.sith.UserInputException;
+
+/**
+ * The vision tower of a CLIP checkpoint in either layout, behind accessors with one convention:
+ * Linear weights are row-major (out, in) and the projection is (d, p), so a residual-stream row
+ * vector x maps to x·P. Everything a head analysis reads is shape-checked on open, so a bad file
+ * fails before a Spark job starts rather than in the middle of one.
+ */
+public final class ClipCheckpoint implements Closeable {
+    private final SafeTensors tensors;
+    private final Layout layout;
+    private final int width;
+    private final int layers;
+    private final int heads;
+    private final int projDim;
+    private final String activation;
+
+    private ClipCheckpoint(SafeTensors tensors, Layout layout, int width, int layers, ModelConfig config,
+                           int projDim) {
+        this.tensors = tensors;
+        this.layout = layout;
+        this.width = width;
+        this.layers = layers;
+        this.heads = config.heads();
+        this.activation = config.activation();
+        this.projDim = projDim;
+    }
+
+    public static ClipCheckpoint open(String path, Configuration conf, Integer headsOverride) {
+        SafeTensors st = SafeTensors.open(path, conf);
+        try {
+            Layout layout = detect(st);
+            int layers = 0;
+            while (st.has(layout.blockMarker(layers))) layers++;
+            int width = rank1Length(st, layout.ln1(0, "weight"));
+            int projDim = projectionDim(st, layout, width);
+            validateBlocks(st, layout, width, layers);
+            ModelConfig config = ModelConfig.resolve(path, conf, layout, width, headsOverride);
+            return new ClipCheckpoint(st, layout, width, layers, config, projDim);
+        } catch (RuntimeException e) {
+            try {
+                st.close();
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    private static Layout detect(SafeTensors st) {
+        for (Layout l : Layout.values()) {
+            if (st.has(l.blockMarker(0))) return l;
+        }
+        throw new UserInputException("checkpoint " + st.path() + ": not a CLIP vision transformer "
+                + "(no visual.transformer.resblocks.* or vision_model.encoder.layers.* tensors)");
+    }
+
+    private static int rank1Length(SafeTensors st, String name) {
+        TensorInfo t = st.info(name);
+        if (t.rank() != 1 || t.dim(0) <= 0 || t.dim(0) > Integer.MAX_VALUE) {
+            throw badShape(st, t, "a non-empty vector (d)");
+        }
+        return (int) t.dim(0);
+    }
+
+    private static int projectionDim(SafeTensors st, Layout layout, int d) {
+        TensorInfo t = st.info(layout.projection());
+        int dAxis = layout == Layout.HF ? 1 : 0;
+        if (t.rank() != 2 || t.dim(dAxis) != d || t.dim(1 - dAxis) <= 0) {
+            throw badShape(st, t, layout == Layout.HF ? "(p," + d + ")" : "(" + d + ",p)");
+        }
+        return (int) t.dim(1 - dAxis);
+    }
+
+    private static void validateBlocks(SafeTensors st, Layout layout, int d, int layers) {
+        long vRows = layout == Layout.HF ? d : 3L * d;
+        for (int l = 0; l < layers; l++) {
+            expect(st, layout.ln1(l, "weight"), d);
+            expect(st, layout.ln1(l, "bias"), d);
+            expect(st, layout.valueWeight(l), vRows, d);
+            expect(st, layout.valueBias(l), vRows);
+            expect(st, layout.outProj(l, "weight"), d, d);
+            expect(st, layout.outProj(l, "bias"), d);
+        }
+        expect(st, layout.lnPost("weight"), d);
+        expect(st, layout.lnPost("bias"), d);
+    }
+
+    private static void expect(SafeTensors st, String name, long... shape) {
+        TensorInfo t = st.info(name);
+        if (!Arrays.equals(t.shape(), shape)) throw badShape(st, t, TensorInfo.shapeString(shape));
+        if (!Dtypes.isFloatingPoint(t.dtype())) {
+            throw new UserInputException("checkpoint " + st.path() + ": tensor '" + name + "' has dtype " + t.dtype()
+                    + ", expected F32, F16, BF16 or F64");
+        }
+    }
+
+    private static UserInputException badShape(SafeTensors st, TensorInfo t, String expected) {
+        return new UserInputException("checkpoint " + st.path() + ": tensor '" + t.name() + "' has shape "
+                + t.shapeString() + ", expected " + expected);
+    }
+
+    public int width() {
+        return width;
+    }
+
+    public int layers() {
+        return layers;
+    }
+
+    public int heads() {
+        return heads;
+    }
+
+    public int headDim() {
+        return width / heads;
+    }
+
+    public int projDim() {
+        return projDim;
+    }
+
+    public Layout layout() {
+        return layout;
+    }
+
+    public String path() {
+        return tensors.path();
+    }
+
+    public SafeTensors tensors() {
+        return tensors;
+    }
+
+    /** "quick_gelu" (x·σ(1.702x), OpenAI's CLIP) or "gelu". */
+    public String activation() {
+        return activation;
+    }
+
+    public boolean hasTextTower() {
+        return tensors.has(layout.tokenEmbedding());
+    }
+
+    public float[] ln1Weight(int l) {
+        return tensors.readFloats(layout.ln1(layer(l), "weight"));
+    }
+
+    public float[] ln1Bias(int l) {
+        return tensors.readFloats(layout.ln1(layer(l), "bias"));
+    }
+
+    /** d×d, (out, in). In OpenCLIP only the v rows 2d..3d of the fused q;k;v weight are read. */
+    public float[] valueWeight(int l) {
+        return layout == Layout.HF ? tensors.readFloats(valueWeightName(l))
+                : tensors.readRows(valueWeightName(l), 2L * width, width);
+    }
+
+    public float[] valueBias(int l) {
+        return layout == Layout.HF ? tensors.readFloats(valueBiasName(l))
+                : tensors.readRows(valueBiasName(l), 2L * width, width);
+    }
+
+    public float[] outWeight(int l) {
+        return tensors.readFloats(outWeightName(l));
+    }
+
+    public float[] outBias(int l) {
+        return tensors.readFloats(outBiasName(l));
+    }
+
+    public float[] lnPostWeight() {
+        return tensors.readFloats(layout.lnPost("weight"));
+    }
+
+    public float[] lnPostBias() {
+        return tensors.readFloats(layout.lnPost("bias"));
+    }
+
+    /** Always d×p row-major, so that x·P; HF stores Pᵀ and is transposed here. */
+    public float[] projection() {
+        float[] stored = tensors.readFloats(layout.projection());
+        if (layout == Layout.OPENCLIP) return stored;
+        float[] p = new float[stored.length];
+        for (int j = 0; j < projDim; j++) {
+            for (int i = 0; i < width; i++) p[i * projDim + j] = stored[j * width + i];
+        }
+        return p;
+    }
+
+    /** The stored tensor holding layer l's value weight (the fused q;k;v weight in OpenCLIP). */
+    public String valueWeightName(int l) {
+        return layout.valueWeight(layer(l));
+    }
+
+    /** The stored tensor holding layer l's value bias (the fused q;k;v bias in OpenCLIP). */
+    public String valueBiasName(int l) {
+        return layout.valueBias(layer(l));
+    }
+
+    public String outWeightName(int l) {
+        return layout.outProj(layer(l), "weight");
+    }
+
+    public String outBiasName(int l) {
+        return layout.outProj(layer(l), "bias");
+    }
+
+    private int layer(int l) {
+        if (l < 0 || l >= layers) {
+            throw new UserInputException("layer " + l + " out of range: checkpoint " + path() + " has " + layers
+                    + " layers");
+        }
+        return l;
+    }
+
+    @Override
+    public void close() throws IOException {
+        tensors.close();
+    }
+}

@@ -1,0 +1,136 @@
+package org.sith.checkpoint;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+import org.sith.UserInputException;
+import org.sith.io.Fs;
+
+/**
+ * What the weights alone cannot tell: the attention head count and the MLP activation. They come
+ * from the user, else from a config file saved beside the checkpoint (HF {@code config.json} or
+ * OpenCLIP {@code open_clip_config.json}), else from the conventions of the layout.
+ */
+record ModelConfig(int heads, String headsSource, String activation) {
+    static final int DEFAULT_HEAD_WIDTH = 64;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** A config file found beside the checkpoint. */
+    private record Found(String path, JsonNode root) {
+        /** HF CLIPConfig keeps the tower in vision_config; a bare CLIPVisionConfig has it at top level. */
+        JsonNode hfVision() {
+            if (root.path("vision_config").isObject()) return root.get("vision_config");
+            return root.has("num_attention_heads") && root.has("hidden_size") ? root : null;
+        }
+
+        JsonNode openClipVision() {
+            if (root.path("model_cfg").path("vision_cfg").isObject()) return root.get("model_cfg").get("vision_cfg");
+            return root.path("vision_cfg").isObject() ? root.get("vision_cfg") : null;
+        }
+
+        /** quick_gelu is a model-level flag in OpenCLIP, beside vision_cfg. */
+        boolean openClipQuickGelu() {
+            JsonNode flag = root.path("model_cfg").isObject() ? root.get("model_cfg").get("quick_gelu")
+                    : root.get("quick_gelu");
+            return flag != null && flag.asBoolean(false);
+        }
+    }
+
+    static ModelConfig resolve(String checkpoint, Configuration conf, Layout layout, int width, Integer headsOverride) {
+        List<Found> configs = new ArrayList<>();
+        Path dir = Fs.path(checkpoint).getParent();
+        for (String name : new String[] {"config.json", "open_clip_config.json"}) {
+            Found f = dir == null ? null : read(new Path(dir, name), conf);
+            if (f != null && (f.hfVision() != null || f.openClipVision() != null)) configs.add(f);
+        }
+        int heads;
+        String source;
+        if (headsOverride != null) {
+            heads = headsOverride;
+            source = "heads option (--heads " + headsOverride + ")";
+        } else if (!configs.isEmpty()) {
+            Found f = configs.get(0);
+            if (f.hfVision() != null) {
+                heads = positiveInt(f, f.hfVision(), "num_attention_heads", null);
+                source = f.path + " num_attention_heads";
+                checkWidth(f, f.hfVision().get("hidden_size"), "hidden_size", width);
+            } else {
+                JsonNode vc = f.openClipVision();
+                int cfgWidth = positiveInt(f, vc, "width", width);
+                checkWidth(f, vc.get("width"), "vision_cfg.width", width);
+                int headWidth = positiveInt(f, vc, "head_width", DEFAULT_HEAD_WIDTH);
+                if (cfgWidth % headWidth != 0) {
+                    throw new UserInputException("config " + f.path + ": vision_cfg.width " + cfgWidth
+                            + " is not divisible by vision_cfg.head_width " + headWidth);
+                }
+                heads = cfgWidth / headWidth;
+                source = f.path + " vision_cfg.width / head_width";
+            }
+        } else {
+            heads = width / DEFAULT_HEAD_WIDTH;
+            source = "the default head width " + DEFAULT_HEAD_WIDTH + " (no config.json or open_clip_config.json beside "
+                    + checkpoint + "; pass --heads)";
+        }
+        if (heads <= 0 || width % heads != 0) {
+            throw new UserInputException("checkpoint " + checkpoint + ": width " + width
+                    + " cannot be split into " + heads + " heads of equal size (head count from " + source + ")");
+        }
+        return new ModelConfig(heads, source, activation(configs, layout));
+    }
+
+    private static String activation(List<Found> configs, Layout layout) {
+        if (configs.isEmpty()) {
+            // OpenAI's own weights (the usual OpenCLIP-layout file without a config) use QuickGELU
+            return layout == Layout.OPENCLIP ? "quick_gelu" : "gelu";
+        }
+        Found f = configs.get(0);
+        if (f.hfVision() != null) {
+            // transformers' CLIPVisionConfig defaults hidden_act to quick_gelu when the file omits it
+            return f.hfVision().path("hidden_act").asText("quick_gelu").equals("quick_gelu") ? "quick_gelu" : "gelu";
+        }
+        return f.openClipQuickGelu() ? "quick_gelu" : "gelu";
+    }
+
+    private static Found read(Path p, Configuration conf) {
+        FileSystem fs = Fs.fs(p, conf);
+        try {
+            if (!fs.exists(p)) return null;
+            try (InputStream in = fs.open(p)) {
+                return new Found(p.toString(), JSON.readTree(in));
+            }
+        } catch (JsonProcessingException e) {
+            throw new UserInputException("config " + p + ": not valid JSON (" + e.getOriginalMessage() + ")");
+        } catch (IOException e) {
+            throw new UncheckedIOException("config " + p + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static int positiveInt(Found f, JsonNode parent, String field, Integer dflt) {
+        JsonNode v = parent.get(field);
+        if (v == null && dflt != null) return dflt;
+        if (v == null || !v.canConvertToInt() || !v.isIntegralNumber() || v.intValue() <= 0) {
+            throw new UserInputException("config " + f.path + ": " + field + " is " + (v == null ? "missing" : v)
+                    + ", expected a positive integer");
+        }
+        return v.intValue();
+    }
+
+    /** A config for a different model would give a plausible but wrong head count. */
+    private static void checkWidth(Found f, JsonNode v, String field, int width) {
+        if (v != null && v.isIntegralNumber() && v.longValue() != width) {
+            throw new UserInputException("config " + f.path + ": " + field + " " + v
+                    + " does not match the checkpoint width " + width);
+        }
+    }
+}

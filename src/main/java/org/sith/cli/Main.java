@@ -1,0 +1,85 @@
+package org.sith.cli;
+
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.apache.spark.sql.SparkSession;
+import org.sith.UserInputException;
+
+/** Entry point of every command: `./submit.sh COMMAND [options]`. */
+public final class Main {
+    private Main() {}
+
+    static Map<String, Command> commands() {
+        Map<String, Command> m = new LinkedHashMap<>();
+        for (Command c : List.of(new DemoCommand(), new DecomposeCommand(), new ExplainCommand(), new BenchmarkCommand())) {
+            m.put(c.name(), c);
+        }
+        return m;
+    }
+
+    public static void main(String[] args) {
+        int status = run(args);
+        System.out.flush();
+        System.err.flush();
+        System.exit(status);
+    }
+
+    /** Runs a command and returns its exit status: 0 success, 2 bad input, 1 anything else. */
+    public static int run(String[] args) {
+        return execute(args, null);
+    }
+
+    /**
+     * As {@link #run}, on the given session when not null (tests share one; it is not stopped), else on
+     * a session made from spark-submit's settings or an embedded local one (stopped at the end).
+     */
+    public static int execute(String[] args, SparkSession given) {
+        Map<String, Command> commands = commands();
+        if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h") || args[0].equals("help")) {
+            System.out.println(globalUsage(commands));
+            return args.length == 0 ? 2 : 0;
+        }
+        Command c = commands.get(args[0]);
+        if (c == null) {
+            System.err.println("sith: unknown command '" + args[0] + "' (commands: " + String.join(", ", commands.keySet()) + ")");
+            return 2;
+        }
+        String[] rest = Arrays.copyOfRange(args, 1, args.length);
+        SparkSession spark = null;
+        try {
+            Options o = Options.parse(c.name(), c.options(), rest);
+            if (o.help()) {
+                System.out.println(o.usage(c.summary()));
+                return 0;
+            }
+            c.validate(o);
+            if (c.needsSpark()) spark = given != null ? given : Sessions.getOrCreate("sith " + c.name());
+            return c.run(o, spark);
+        } catch (Throwable t) {
+            UserInputException u = UserInputException.find(t);
+            if (u != null) {
+                System.err.println("sith " + c.name() + ": error: " + oneLine(u.getMessage()));
+                return 2;
+            }
+            System.err.println("sith " + c.name() + ": failed: " + oneLine(String.valueOf(t)));
+            t.printStackTrace(System.err);
+            return 1;
+        } finally {
+            if (spark != null && given == null) spark.stop();
+        }
+    }
+
+    static String oneLine(String s) {
+        return s == null ? "" : s.replaceAll("\\s*\\R\\s*", " ").trim();
+    }
+
+    static String globalUsage(Map<String, Command> commands) {
+        StringBuilder b = new StringBuilder("usage: ./submit.sh COMMAND [options]   (COMMAND --help for its options)\n\ncommands:\n");
+        for (Command c : commands.values()) b.append(String.format("  %-12s %s%n", c.name(), c.summary()));
+        b.append("\nOn an embedded local[*] Spark by default; through spark-submit with --master or SPARK_MASTER.");
+        return b.toString();
+    }
+}

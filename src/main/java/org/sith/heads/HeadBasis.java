@@ -1,0 +1,119 @@
+package org.sith.heads;
+
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.CommonOps_DDRM;
+import org.ejml.dense.row.SingularOps_DDRM;
+import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.ejml.interfaces.decomposition.QRDecomposition;
+import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
+
+/**
+ * The singular basis of one head's value-output map M_h = Wv_hᵀ·Wo_hᵀ (SPEC §3), computed from the
+ * thin factors: QR of Wv_hᵀ (d×d_h) and of Wo_h (d×d_h), then the SVD of the d_h×d_h core. The dense
+ * d×d matrix is never formed: it has rank ≤ d_h, and its SVD would cost seconds instead of
+ * milliseconds.
+ *
+ * @param sigma      singular values, descending (length r)
+ * @param u          read directions, u[j] is a unit d-vector (sign rule applied)
+ * @param v          write directions, v[j] is a unit d-vector
+ * @param degenerate true where σ_j lies within a relative {@link #DEGENERATE_TOL} of a neighbour
+ */
+public record HeadBasis(int layer, int head, double[] sigma, double[][] u, double[][] v, boolean[] degenerate) {
+
+    public static final double DEGENERATE_TOL = 1e-3;
+
+    public int rank() {
+        return sigma.length;
+    }
+
+    /** The explained vectors: write directions (right) or read directions (left). */
+    public double[][] side(Side s) {
+        return s == Side.RIGHT ? v : u;
+    }
+
+    /**
+     * @param factors folded, centered VO factors of the head
+     * @param rank    vectors kept (≤ d_h); degeneracy is judged against all d_h values first
+     */
+    public static HeadBasis compute(VoFactors factors, int rank) {
+        int d = factors.width();
+        int dh = factors.headDim();
+        if (rank < 1 || rank > dh) {
+            throw new IllegalArgumentException("rank " + rank + " outside 1.." + dh);
+        }
+        DMatrixRMaj a = new DMatrixRMaj(d, dh, true, factors.valueT());
+        DMatrixRMaj b = new DMatrixRMaj(d, dh, true, factors.out());
+
+        QRDecomposition<DMatrixRMaj> qrA = DecompositionFactory_DDRM.qr(d, dh);
+        QRDecomposition<DMatrixRMaj> qrB = DecompositionFactory_DDRM.qr(d, dh);
+        if (!qrA.decompose(a.copy()) || !qrB.decompose(b.copy())) {
+            throw new IllegalStateException("QR failed for layer " + factors.layer() + " head " + factors.head());
+        }
+        DMatrixRMaj qa = qrA.getQ(null, true);
+        DMatrixRMaj ra = qrA.getR(null, true);
+        DMatrixRMaj qb = qrB.getQ(null, true);
+        DMatrixRMaj rb = qrB.getR(null, true);
+
+        // M = Qa·(Ra·Rbᵀ)·Qbᵀ, so the SVD of the small core gives M's singular values and rotations.
+        DMatrixRMaj core = new DMatrixRMaj(dh, dh);
+        CommonOps_DDRM.multTransB(ra, rb, core);
+        SingularValueDecomposition_F64<DMatrixRMaj> svd = DecompositionFactory_DDRM.svd(dh, dh, true, true, false);
+        if (!svd.decompose(core)) {
+            throw new IllegalStateException("SVD failed for layer " + factors.layer() + " head " + factors.head());
+        }
+        DMatrixRMaj uk = svd.getU(null, false);
+        DMatrixRMaj vk = svd.getV(null, false);
+        DMatrixRMaj w = svd.getW(null);
+        SingularOps_DDRM.descendingOrder(uk, false, w, vk, false);
+
+        DMatrixRMaj uFull = new DMatrixRMaj(d, dh);
+        DMatrixRMaj vFull = new DMatrixRMaj(d, dh);
+        CommonOps_DDRM.mult(qa, uk, uFull);
+        CommonOps_DDRM.mult(qb, vk, vFull);
+
+        double[] allSigma = new double[dh];
+        for (int j = 0; j < dh; j++) allSigma[j] = w.get(j, j);
+        boolean[] allDegenerate = degenerate(allSigma);
+
+        double[] sigma = new double[rank];
+        double[][] u = new double[rank][d];
+        double[][] v = new double[rank][d];
+        boolean[] deg = new boolean[rank];
+        for (int j = 0; j < rank; j++) {
+            sigma[j] = allSigma[j];
+            deg[j] = allDegenerate[j];
+            for (int i = 0; i < d; i++) {
+                u[j][i] = uFull.get(i, j);
+                v[j][i] = vFull.get(i, j);
+            }
+            applySignRule(u[j], v[j]);
+        }
+        return new HeadBasis(factors.layer(), factors.head(), sigma, u, v, deg);
+    }
+
+    /** Flip (u, v) together so the entry of u with the largest magnitude (first on ties) is positive. */
+    static void applySignRule(double[] u, double[] v) {
+        int arg = 0;
+        for (int i = 1; i < u.length; i++) {
+            if (Math.abs(u[i]) > Math.abs(u[arg])) arg = i;
+        }
+        if (u[arg] < 0) {
+            for (int i = 0; i < u.length; i++) u[i] = -u[i];
+            for (int i = 0; i < v.length; i++) v[i] = -v[i];
+        }
+    }
+
+    /** A singular value tied with a neighbour defines only the span of the tied vectors. */
+    static boolean[] degenerate(double[] sigma) {
+        boolean[] out = new boolean[sigma.length];
+        for (int j = 0; j + 1 < sigma.length; j++) {
+            double a = sigma[j];
+            double b = sigma[j + 1];
+            if (Math.abs(a - b) <= DEGENERATE_TOL * Math.max(Math.abs(a), Math.abs(b))) {
+                out[j] = true;
+                out[j + 1] = true;
+            }
+        }
+        return out;
+    }
+}

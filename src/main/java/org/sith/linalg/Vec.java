@@ -1,0 +1,43 @@
+package org.sith.linalg;
+
+/** Small double-precision vector helpers. */
+public final class Vec {
+    private Vec() {}
+
+    public static double dot(double[] a, double[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) s += a[i] * b[i];
+        return s;
+    }
+
+    public static double norm(double[] a) {
+        return Math.sqrt(dot(a, a));
+    }
+
+    /** a/‖a‖ in place; a zero vector stays zero. */
+    public static double[] normalizeInPlace(double[] a) {
+        double n = norm(a);
+        if (n > 0) {
+            for (int i = 0; i < a.length; i++) a[i] /= n;
+        }
+        return a;
+    }
+
+    public static double cosine(double[] a, double[] b) {
+        double na = norm(a);
+        double nb = norm(b);
+        return na == 0 || nb == 0 ? 0 : dot(a, b) / (na * nb);
+    }
+
+    public static float[] toFloat(double[] a) {
+        float[] f = new float[a.length];
+        for (int i = 0; i < a.length; i++) f[i] = (float) a[i];
+        return f;
+    }
+
+    public static double[] toDouble(float[] a) {
+        double[] d = new double[a.length];
+        for (int i = 0; i < a.length; i++) d[i] = a[i];
+        return d;
+    }
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# ./submit.sh COMMAND [options]
+#
+# Runs a SITH command on an embedded local[*] Spark (needs only Java 17 and Maven; builds on first
+# use), or through spark-submit when a master is given with --master or SPARK_MASTER.
+#
+# Launcher options (before or after COMMAND; everything else goes to the command):
+#   --master URL            spark://host:7077, yarn, k8s://..., local[N]   (or SPARK_MASTER)
+#   --conf KEY=VALUE        a Spark setting (repeatable); spark.hadoop.* settings reach Hadoop/s3a
+#   --packages COORDS       extra Maven packages for spark-submit (e.g. org.apache.hadoop:hadoop-aws:3.5.0)
+#   --jars JARS, --deploy-mode MODE, --driver-memory MEM, --executor-memory MEM,
+#   --executor-cores N, --num-executors N, --properties-file FILE   passed to spark-submit
+# Environment:
+#   SPARK_HOME              the Spark installation whose bin/spark-submit is used with a master
+#   SPARK_MASTER            default master (unset: embedded local[*])
+#   SITH_DRIVER_MEMORY      heap of the embedded local run (default 8g)
+# Executor sizing: each task hands its spark.task.cpus cores to OpenBLAS, so set spark.task.cpus to the
+# executor's cores (one task per executor, all cores to BLAS) or lower it for more, thinner tasks.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VERSION="0.1.0"
+THIN="$ROOT/target/sith-spark-$VERSION.jar"
+FAT="$ROOT/target/sith-spark-$VERSION-cluster.jar"
+CLASSPATH_FILE="$ROOT/target/classpath.txt"
+MAIN=org.sith.cli.Main
+
+MASTER="${SPARK_MASTER:-}"
+CONFS=()
+SUBMIT_ARGS=()
+APP_ARGS=()
+DRIVER_MEMORY="${SITH_DRIVER_MEMORY:-8g}"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --master) MASTER="$2"; shift 2 ;;
+    --master=*) MASTER="${1#*=}"; shift ;;
+    --conf) CONFS+=("$2"); shift 2 ;;
+    --conf=*) CONFS+=("${1#*=}"); shift ;;
+    --driver-memory) DRIVER_MEMORY="$2"; SUBMIT_ARGS+=("$1" "$2"); shift 2 ;;
+    --packages|--jars|--deploy-mode|--executor-memory|--executor-cores|--num-executors|--properties-file|--total-executor-cores)
+      SUBMIT_ARGS+=("$1" "$2"); shift 2 ;;
+    *) APP_ARGS+=("$1"); shift ;;
+  esac
+done
+
+build_if_needed() {
+  if [[ ! -f "$THIN" || ! -f "$FAT" || ! -f "$CLASSPATH_FILE" ]] || \
+     [[ -n "$(find "$ROOT/src/main" "$ROOT/pom.xml" -newer "$THIN" -print -quit 2>/dev/null)" ]]; then
+    echo "submit.sh: building the project (first use or changed sources)..." >&2
+    (cd "$ROOT" && mvn -q -B -DskipTests package) >&2
+  fi
+}
+
+LOG_CONF="$ROOT/conf/log4j2.properties"
+OPENS=(--add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.lang.invoke=ALL-UNNAMED
+  --add-opens=java.base/java.lang.reflect=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED
+  --add-opens=java.base/java.net=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED
+  --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.util.concurrent=ALL-UNNAMED
+  --add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED --add-opens=java.base/jdk.internal.ref=ALL-UNNAMED
+  --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/sun.nio.cs=ALL-UNNAMED
+  --add-opens=java.base/sun.security.action=ALL-UNNAMED --add-opens=java.base/sun.util.calendar=ALL-UNNAMED
+  -Djdk.reflect.useDirectMethodHandle=false)
+
+build_if_needed
+
+if [[ -z "$MASTER" || "$MASTER" == local* ]]; then
+  PROPS=("-Dspark.master=${MASTER:-local[*]}")
+  for c in "${CONFS[@]+"${CONFS[@]}"}"; do PROPS+=("-D$c"); done
+  exec java "${OPENS[@]}" -Xmx"$DRIVER_MEMORY" -Dlog4j2.configurationFile="$LOG_CONF" \
+    "${PROPS[@]}" -cp "$THIN:$(cat "$CLASSPATH_FILE")" "$MAIN" "${APP_ARGS[@]+"${APP_ARGS[@]}"}"
+fi
+
+if [[ -z "${SPARK_HOME:-}" || ! -x "$SPARK_HOME/bin/spark-submit" ]]; then
+  echo "submit.sh: --master $MASTER needs SPARK_HOME pointing at a Spark 4.2 installation (bin/spark-submit)" >&2
+  exit 2
+fi
+CONF_ARGS=()
+for c in "${CONFS[@]+"${CONFS[@]}"}"; do CONF_ARGS+=(--conf "$c"); done
+exec "$SPARK_HOME/bin/spark-submit" --master "$MASTER" --class "$MAIN" \
+  --conf "spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:$LOG_CONF" \
+  "${CONF_ARGS[@]+"${CONF_ARGS[@]}"}" "${SUBMIT_ARGS[@]+"${SUBMIT_ARGS[@]}"}" \
+  "$FAT" "${APP_ARGS[@]+"${APP_ARGS[@]}"}"
