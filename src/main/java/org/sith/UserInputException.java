@@ -16,11 +16,24 @@ public class UserInputException extends RuntimeException {
         super(message, cause);
     }
 
-    /** The first UserInputException in a cause chain (Spark wraps task failures), or null. */
+    /**
+     * The first UserInputException in a cause chain (Spark wraps task failures), or null. A task's
+     * exception may reach the driver only as text (its class name inside a SparkException message),
+     * so that form is recognised too.
+     */
     public static UserInputException find(Throwable t) {
+        String marker = UserInputException.class.getName() + ": ";
+        UserInputException fromText = null;
         for (int depth = 0; t != null && depth < 32; depth++, t = t.getCause()) {
             if (t instanceof UserInputException u) return u;
+            String m = t.getMessage();
+            int at = m == null ? -1 : m.indexOf(marker);
+            if (at >= 0 && fromText == null) {
+                String rest = m.substring(at + marker.length());
+                int nl = rest.indexOf('\n');
+                fromText = new UserInputException(nl < 0 ? rest : rest.substring(0, nl));
+            }
         }
-        return null;
+        return fromText;
     }
 }

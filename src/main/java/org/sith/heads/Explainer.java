@@ -17,16 +17,28 @@ public final class Explainer {
 
     public static List<ExplainedVector> explain(List<HeadBasis> bases, Side side, JointSpace joint,
                                                 SparseCoder coder, Method method, int k, double lambda) {
+        // The float products of the joint map run per head: a row's last bits in a BLAS product can
+        // depend on its position in the matrix, and a head's numbers must not depend on which other
+        // heads share its batch (--resume recomputes heads in other company). The coder is exact in
+        // that sense: it decides near-ties in double.
         List<double[]> vectors = new ArrayList<>();
+        List<double[]> targets = new ArrayList<>();
         for (HeadBasis b : bases) {
-            for (double[] v : b.side(side)) vectors.add(v);
+            double[][] w = b.side(side);
+            vectors.addAll(List.of(w));
+            targets.addAll(List.of(joint.toJoint(w)));
         }
         double[][] w = vectors.toArray(new double[0][]);
-        double[][] x = joint.toJoint(w);
+        double[][] x = targets.toArray(new double[0][]);
         Code[] codes = coder.code(x, method, k, lambda);
-        double[][] recon = new double[codes.length][];
-        for (int i = 0; i < codes.length; i++) recon[i] = codes[i].reconstruction();
-        double[] fr = joint.fidelityResidual(recon, w);
+        double[] fr = new double[codes.length];
+        for (int start = 0, h = 0; h < bases.size(); start += bases.get(h).rank(), h++) {
+            int r = bases.get(h).rank();
+            double[][] recon = new double[r][];
+            for (int i = 0; i < r; i++) recon[i] = codes[start + i].reconstruction();
+            double[] f = joint.fidelityResidual(recon, java.util.Arrays.copyOfRange(w, start, start + r));
+            System.arraycopy(f, 0, fr, start, r);
+        }
 
         List<ExplainedVector> out = new ArrayList<>(w.length);
         int i = 0;
