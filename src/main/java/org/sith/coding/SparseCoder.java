@@ -50,6 +50,19 @@ public final class SparseCoder {
         this.maxAtomNorm = Math.sqrt(m);
     }
 
+    /**
+     * A coder over the same off-heap dictionary with its own work arrays, so concurrent Spark tasks
+     * in one executor code in parallel without a second copy of D.
+     */
+    public SparseCoder(SparseCoder shared) {
+        this.n = shared.n;
+        this.p = shared.p;
+        this.dict = shared.dict;
+        this.dictView = shared.dictView;
+        this.maxAtomNorm = shared.maxAtomNorm;
+        this.maxBatchRows = shared.maxBatchRows;
+    }
+
     public int n() {
         return n;
     }

@@ -144,6 +144,7 @@ public final class DecomposeJob {
                     chunks.add(chunk);
                     chunksWritten = true;
                 }
+                progress.succeeded();
             }
             record.phase("explain");
 
@@ -163,12 +164,33 @@ public final class DecomposeJob {
             dir.commit(record.toJson());
             dir.deleteWork(NAME);
             return new Result(total, missing.size(), vectors, dir.root().toString());
-        } catch (RuntimeException | Error e) {
+        } catch (Throwable e) { // Spark throws undeclared checked exceptions (SparkException) too
             boolean input = UserInputException.find(e) != null;
             boolean keep = chunksWritten && !input;
+            waitForIdle(spark);
             dir.abort(NAME, keep);
             if (keep) System.err.println("sith decompose: finished work kept under " + dir.work(NAME) + "; rerun with --resume to complete it");
             throw e;
+        }
+    }
+
+    /**
+     * After a failed job, Spark may still be running (or killing) the failed stage's other tasks, which
+     * would write into the output folder after it was cleaned. Wait until no task runs (bounded).
+     */
+    static void waitForIdle(SparkSession spark) {
+        var tracker = spark.sparkContext().statusTracker();
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            int running = 0;
+            for (var e : tracker.getExecutorInfos()) running += e.numRunningTasks();
+            if (running == 0 && tracker.getActiveStageIds().length == 0) return;
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
     }
 

@@ -84,14 +84,21 @@ public final class ExplainJob {
             double lambda = p.lambda();
             var rows = jsc.parallelize(slices, Math.max(1, slices.size())).flatMap(slice -> {
                 TaskContext tc = TaskContext.get();
-                Gemm.setBlasThreads(tc == null ? 1 : tc.cpus());
+                int cpus = tc == null ? 1 : tc.cpus();
+                Gemm.setBlasThreads(cpus);
                 ConceptDictionary d = dictB.value();
                 double[][] x = new double[slice.rows()][slice.p()];
                 for (int i = 0; i < slice.rows(); i++) {
                     for (int j = 0; j < slice.p(); j++) x[i][j] = slice.data()[i * slice.p() + j];
                     JointSpace.prepare(x[i], mean);
                 }
-                Code[] codes = ExecutorCache.coder(d).code(x, method, k, lambda);
+                var coder = ExecutorCache.borrow(d, cpus);
+                Code[] codes;
+                try {
+                    codes = coder.code(x, method, k, lambda);
+                } finally {
+                    ExecutorCache.release(coder, d);
+                }
                 List<Row> out = new ArrayList<>(codes.length);
                 for (int i = 0; i < codes.length; i++) {
                     out.add(Rows.explained(model, slice.first() + i, method, lambda, k, dictLabel, codes[i], d));
@@ -103,7 +110,8 @@ public final class ExplainJob {
             record.phase("explain");
             dir.commit(record.toJson());
             return v.length;
-        } catch (RuntimeException | Error e) {
+        } catch (Throwable e) { // Spark throws undeclared checked exceptions (SparkException) too
+            DecomposeJob.waitForIdle(spark);
             dir.abort(NAME, false);
             throw e;
         }

@@ -45,9 +45,10 @@ final class HeadTask implements FlatMapFunction<Iterator<HeadBatch>, Row> {
     @Override
     public Iterator<Row> call(Iterator<HeadBatch> batches) throws Exception {
         TaskContext tc = TaskContext.get();
-        Gemm.setBlasThreads(tc == null ? 1 : tc.cpus());
+        int cpus = tc == null ? 1 : tc.cpus();
+        Gemm.setBlasThreads(cpus);
         ConceptDictionary d = dict.value();
-        SparseCoder coder = ExecutorCache.coder(d);
+        SparseCoder coder = ExecutorCache.borrow(d, cpus);
         List<Row> rows = new ArrayList<>();
         ClipCheckpoint ck = ClipCheckpoint.open(p.checkpoint(), conf.get(), p.heads());
         try {
@@ -62,6 +63,7 @@ final class HeadTask implements FlatMapFunction<Iterator<HeadBatch>, Row> {
                 headsDone.add(b.size());
             }
         } finally {
+            ExecutorCache.release(coder, d);
             ck.tensors().close();
         }
         return rows.iterator();

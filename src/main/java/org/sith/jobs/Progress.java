@@ -13,7 +13,8 @@ public final class Progress implements AutoCloseable {
     private final long start = System.nanoTime();
     private final Thread thread;
     private volatile boolean done;
-    private long lastPrinted = -1;
+    private long lastPrinted = 0; // nothing to say before the first task ends
+    private volatile boolean succeeded;
 
     public Progress(String command, String what, long total, long alreadyDone, LongAccumulator counter) {
         this.what = command + ": " + what;
@@ -47,10 +48,15 @@ public final class Progress implements AutoCloseable {
         System.err.printf(Locale.ROOT, "%s %d/%d done (%.1f/s%s)%n", what, offset + n, total, rate, eta);
     }
 
+    /** Marks the work complete: the closing line is printed only then (a failure has its own message). */
+    public void succeeded() {
+        succeeded = true;
+    }
+
     @Override
     public void close() {
         done = true;
         thread.interrupt();
-        print(true);
+        if (succeeded) print(true);
     }
 }

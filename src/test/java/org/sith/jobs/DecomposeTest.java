@@ -35,6 +35,8 @@ class DecomposeTest extends SparkTestBase {
     static String openclipF32;
     static String hfBf16;
     static String conceptsNpy;
+    static SyntheticClip exact;
+    static String exactF32;
     static String vocab;
 
     @BeforeAll
@@ -52,6 +54,11 @@ class DecomposeTest extends SparkTestBase {
         clip.huggingFace().forEach((k, v) -> bf16.put(k, new TensorData("BF16", v.shape(), v.data())));
         SafeTensorsWriter.write(hfBf16, conf, bf16, Map.of());
         Files.writeString(hf.resolve("config.json"), clip.hfConfig());
+        exact = new SyntheticClip(21); // not rounded: its planted directions are exact
+        Path ex = Files.createDirectories(tmp.resolve("exact"));
+        exactF32 = ex.resolve("model.safetensors").toString();
+        SafeTensorsWriter.write(exactF32, conf, exact.tensors, Map.of());
+        Files.writeString(ex.resolve("open_clip_config.json"), exact.openClipConfig());
         conceptsNpy = tmp.resolve("concepts.npy").toString();
         Npy.write(conceptsNpy, conf, new long[] {clip.concepts.length, clip.p}, clip.embeddings);
         vocab = tmp.resolve("concepts.txt").toString();
@@ -115,7 +122,7 @@ class DecomposeTest extends SparkTestBase {
         assertEquals(2, other.status());
         assertTrue(other.stderr().contains("parameter_key"), other.stderr());
         assertEquals(0, decompose(openclipF32, out("d3"), "--overwrite", "--k", "3", "--layers", "0").status());
-        assertEquals(64, explanations(out("d3")).size());
+        assertEquals(4 * 64, explanations(out("d3")).size()); // one layer, 4 heads
     }
 
     /** Every Parquet file's bytes keyed by its folder (Spark's file names carry a random id). */
@@ -190,6 +197,14 @@ class DecomposeTest extends SparkTestBase {
         expectBadInput(decompose(tmp.resolve("nope.safetensors").toString(), out("bad12")), out("bad12"), "nope.safetensors");
     }
 
+    static String listing(String out) {
+        try (Stream<Path> s = Files.walk(Path.of(out))) {
+            return s.map(Path::toString).toList().toString();
+        } catch (IOException e) {
+            return e.toString();
+        }
+    }
+
     static void expectBadInput(Run r, String out, String named) {
         assertEquals(2, r.status(), r.stderr());
         String[] lines = r.stderr().strip().split("\\R");
@@ -197,16 +212,16 @@ class DecomposeTest extends SparkTestBase {
         assertTrue(lines[0].startsWith("sith decompose: error: "), lines[0]);
         assertTrue(lines[0].contains(named), "names " + named + ": " + lines[0]);
         assertFalse(lines[0].contains("Exception"), lines[0]);
-        assertFalse(Files.exists(Path.of(out)), "no output folder for " + named);
+        assertFalse(Files.exists(Path.of(out)), () -> "no output folder for " + named + ": " + listing(out));
     }
 
     @Test
     void singularVectorsMatchTheFactoredBasisOfTheWrittenCheckpoint() {
-        assertEquals(0, decompose(openclipF32, out("sv"), "--layers", "3").status());
+        assertEquals(0, decompose(exactF32, out("sv"), "--layers", "3").status());
         Row r = spark.read().parquet(out("sv") + "/singular_vectors").where("head = 2 AND sv = 0").first();
         float[] v = toFloats(r.getList(r.fieldIndex("vector")));
         // Planted: layer 3 head 2's top write direction maps onto its planted concepts, with σ = 20.
-        assertEquals(20.0, r.getDouble(r.fieldIndex("sigma")), 0.01); // BF16-rounded weights
+        assertEquals(20.0, r.getDouble(r.fieldIndex("sigma")), 1e-4);
         assertEquals(clip.width, v.length);
         float[] joint = toFloats(r.getList(r.fieldIndex("joint")));
         assertEquals(clip.p, joint.length);
