@@ -109,7 +109,7 @@ public final class Benchmark {
             outW[i] = (float) rnd.nextGaussian();
         }
         java.util.Arrays.fill(gamma, 1f);
-        for (int w = 0; w < 8; w++) HeadBasis.compute(VoFactors.of(0, w % 16, d, dh, value, outW, gamma, true), dh);
+        for (int w = 0; w < 48; w++) HeadBasis.compute(VoFactors.of(0, w % 16, d, dh, value, outW, gamma, true), dh);
         long t = System.nanoTime();
         for (int h = 0; h < heads; h++) HeadBasis.compute(VoFactors.of(0, h % 16, d, dh, value, outW, gamma, true), dh);
         double ms = (System.nanoTime() - t) / 1e6 / heads;

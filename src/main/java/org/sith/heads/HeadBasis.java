@@ -4,6 +4,7 @@ import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
 import org.ejml.dense.row.SingularOps_DDRM;
 import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.ejml.interfaces.decomposition.CholeskyDecomposition_F64;
 import org.ejml.interfaces.decomposition.QRDecomposition;
 import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
 
@@ -43,20 +44,12 @@ public record HeadBasis(int layer, int head, double[] sigma, double[][] u, doubl
         }
         DMatrixRMaj a = new DMatrixRMaj(d, dh, true, factors.valueT());
         DMatrixRMaj b = new DMatrixRMaj(d, dh, true, factors.out());
-
-        QRDecomposition<DMatrixRMaj> qrA = DecompositionFactory_DDRM.qr(d, dh);
-        QRDecomposition<DMatrixRMaj> qrB = DecompositionFactory_DDRM.qr(d, dh);
-        if (!qrA.decompose(a.copy()) || !qrB.decompose(b.copy())) {
-            throw new IllegalStateException("QR failed for layer " + factors.layer() + " head " + factors.head());
-        }
-        DMatrixRMaj qa = qrA.getQ(null, true);
-        DMatrixRMaj ra = qrA.getR(null, true);
-        DMatrixRMaj qb = qrB.getQ(null, true);
-        DMatrixRMaj rb = qrB.getR(null, true);
-
-        // M = Qa·(Ra·Rbᵀ)·Qbᵀ, so the SVD of the small core gives M's singular values and rotations.
+        // Thin factors A = Qa·Ra, B = Qb·Rb, so M = Qa·(Ra·Rbᵀ)·Qbᵀ and the SVD of the small core
+        // gives M's singular values and rotations.
+        Factor fa = Factor.of(a);
+        Factor fb = Factor.of(b);
         DMatrixRMaj core = new DMatrixRMaj(dh, dh);
-        CommonOps_DDRM.multTransB(ra, rb, core);
+        CommonOps_DDRM.multTransB(fa.r, fb.r, core);
         SingularValueDecomposition_F64<DMatrixRMaj> svd = DecompositionFactory_DDRM.svd(dh, dh, true, true, false);
         if (!svd.decompose(core)) {
             throw new IllegalStateException("SVD failed for layer " + factors.layer() + " head " + factors.head());
@@ -65,11 +58,8 @@ public record HeadBasis(int layer, int head, double[] sigma, double[][] u, doubl
         DMatrixRMaj vk = svd.getV(null, false);
         DMatrixRMaj w = svd.getW(null);
         SingularOps_DDRM.descendingOrder(uk, false, w, vk, false);
-
-        DMatrixRMaj uFull = new DMatrixRMaj(d, dh);
-        DMatrixRMaj vFull = new DMatrixRMaj(d, dh);
-        CommonOps_DDRM.mult(qa, uk, uFull);
-        CommonOps_DDRM.mult(qb, vk, vFull);
+        DMatrixRMaj uFull = fa.apply(uk);
+        DMatrixRMaj vFull = fb.apply(vk);
 
         double[] allSigma = new double[dh];
         for (int j = 0; j < dh; j++) allSigma[j] = w.get(j, j);
@@ -89,6 +79,52 @@ public record HeadBasis(int layer, int head, double[] sigma, double[][] u, doubl
             applySignRule(u[j], v[j]);
         }
         return new HeadBasis(factors.layer(), factors.head(), sigma, u, v, deg);
+    }
+
+    /**
+     * The R of a thin QR and the way to apply its Q. A well-conditioned factor takes the Cholesky
+     * route (R from the d_h×d_h Gram matrix, Q·X = A·(R⁻¹X)): half the cost of Householder, and its
+     * error grows with cond(A)², so above {@link #CHOLESKY_MAX_COND} (error ≈ 1e-10) Householder QR
+     * is used instead.
+     */
+    record Factor(DMatrixRMaj r, DMatrixRMaj a, DMatrixRMaj q) {
+        static final double CHOLESKY_MAX_COND = 1e3;
+
+        static Factor of(DMatrixRMaj a) {
+            int dh = a.numCols;
+            DMatrixRMaj gram = new DMatrixRMaj(dh, dh);
+            CommonOps_DDRM.multTransA(a, a, gram);
+            CholeskyDecomposition_F64<DMatrixRMaj> chol = DecompositionFactory_DDRM.chol(dh, false);
+            if (chol.decompose(gram)) {
+                DMatrixRMaj r = chol.getT(null);
+                double lo = Double.POSITIVE_INFINITY;
+                double hi = 0;
+                for (int i = 0; i < dh; i++) {
+                    lo = Math.min(lo, Math.abs(r.get(i, i)));
+                    hi = Math.max(hi, Math.abs(r.get(i, i)));
+                }
+                if (lo > 0 && hi / lo < CHOLESKY_MAX_COND) return new Factor(r, a, null);
+            }
+            QRDecomposition<DMatrixRMaj> qr = DecompositionFactory_DDRM.qr(a.numRows, dh);
+            if (!qr.decompose(a.copy())) throw new IllegalStateException("QR failed");
+            return new Factor(qr.getR(null, true), null, qr.getQ(null, true));
+        }
+
+        /** Q·x for a d_h×d_h x. */
+        DMatrixRMaj apply(DMatrixRMaj x) {
+            int dh = x.numRows;
+            DMatrixRMaj out = new DMatrixRMaj(q != null ? q.numRows : a.numRows, x.numCols);
+            if (q != null) {
+                CommonOps_DDRM.mult(q, x, out);
+            } else {
+                DMatrixRMaj rinv = new DMatrixRMaj(dh, dh);
+                CommonOps_DDRM.invert(r, rinv);
+                DMatrixRMaj y = new DMatrixRMaj(dh, x.numCols);
+                CommonOps_DDRM.mult(rinv, x, y);
+                CommonOps_DDRM.mult(a, y, out);
+            }
+            return out;
+        }
     }
 
     /** Flip (u, v) together so the entry of u with the largest magnitude (first on ties) is positive. */

@@ -17,25 +17,37 @@ public record VoFactors(int layer, int head, int width, int headDim, double[] va
         int d = width;
         int dh = headDim;
         int first = head * dh;
+        // Both loops walk the row-major weights contiguously (a column walk would miss cache on every read).
         double[] valueT = new double[d * dh];
         for (int i = 0; i < dh; i++) {
             int row = (first + i) * d;
-            double mean = 0;
-            double[] folded = new double[d];
+            double sum = 0;
             for (int k = 0; k < d; k++) {
-                folded[k] = (double) valueWeight[row + k] * ln1Weight[k];
-                mean += folded[k];
+                double f = (double) valueWeight[row + k] * ln1Weight[k];
+                valueT[k * dh + i] = f;
+                sum += f;
             }
-            mean = center ? mean / d : 0;
-            for (int k = 0; k < d; k++) valueT[k * dh + i] = folded[k] - mean;
+            if (center) {
+                double mean = sum / d;
+                for (int k = 0; k < d; k++) valueT[k * dh + i] -= mean;
+            }
         }
         double[] out = new double[d * dh];
-        for (int i = 0; i < dh; i++) {
-            int col = first + i;
-            double mean = 0;
-            for (int o = 0; o < d; o++) mean += outWeight[o * d + col];
-            mean = center ? mean / d : 0;
-            for (int o = 0; o < d; o++) out[o * dh + i] = outWeight[o * d + col] - mean;
+        double[] colSum = new double[dh];
+        for (int o = 0; o < d; o++) {
+            int src = o * d + first;
+            int dst = o * dh;
+            for (int i = 0; i < dh; i++) {
+                double x = outWeight[src + i];
+                out[dst + i] = x;
+                colSum[i] += x;
+            }
+        }
+        if (center) {
+            for (int o = 0; o < d; o++) {
+                int dst = o * dh;
+                for (int i = 0; i < dh; i++) out[dst + i] -= colSum[i] / d;
+            }
         }
         return new VoFactors(layer, head, d, dh, valueT, out);
     }

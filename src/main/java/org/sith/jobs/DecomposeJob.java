@@ -128,13 +128,18 @@ public final class DecomposeJob {
             Broadcast<ConceptDictionary> dictB = jsc.broadcast(dict);
             Broadcast<JointSpace> jointB = jsc.broadcast(joint);
             LongAccumulator counter = spark.sparkContext().longAccumulator("heads");
+            String[] phaseNames = {"read_and_svd", "joint_projection", "coding", "fidelity_residual"};
+            LongAccumulator[] nanos = new LongAccumulator[phaseNames.length];
+            for (int i = 0; i < nanos.length; i++) nanos[i] = spark.sparkContext().longAccumulator("nanos_" + phaseNames[i]);
             HeadTask task = new HeadTask(new Params(p.checkpoint(), p.concepts(), p.vocab(), p.imageMean(), p.layers(), p.heads(),
                     p.side(), rank, p.method(), p.lambda(), p.k(), model, p.out(), p.overwrite(), p.resume(), p.batchRows()),
-                    new SerializableConf(conf), model, dictLabel, dictB, jointB, counter);
+                    new SerializableConf(conf), model, dictLabel, dictB, jointB, counter, nanos);
 
             int slots = Math.max(1, spark.sparkContext().defaultParallelism()
                     / Math.max(1, spark.sparkContext().getConf().getInt("spark.task.cpus", 1)));
-            int wave = Math.max(2 * slots, (batches.size() + 9) / 10);
+            // Each wave is one Spark job writing one resumable chunk (about a second of overhead): at most
+            // ~8 waves, each at least 4 batches per task slot.
+            int wave = Math.max(4 * slots, (batches.size() + 7) / 8);
             try (Progress progress = new Progress("sith decompose", "heads", total, total - missing.size(), counter)) {
                 for (int start = 0, w = chunks.size(); start < batches.size(); start += wave, w++) {
                     List<HeadBatch> slice = batches.subList(start, Math.min(batches.size(), start + wave));
@@ -147,6 +152,9 @@ public final class DecomposeJob {
                 progress.succeeded();
             }
             record.phase("explain");
+            java.util.Map<String, Double> taskTimes = new java.util.LinkedHashMap<>();
+            for (int i = 0; i < nanos.length; i++) taskTimes.put(phaseNames[i], Math.round(nanos[i].value() / 1e6) / 1e3);
+            record.result("task_time_s", taskTimes);
 
             Dataset<Row> fresh = spark.read().schema(Schemas.DECOMPOSED).parquet(chunks.toArray(new String[0]));
             Dataset<Row> expl = fresh.select(Schemas.explanationColumns());

@@ -30,9 +30,12 @@ final class HeadTask implements FlatMapFunction<Iterator<HeadBatch>, Row> {
     private final Broadcast<ConceptDictionary> dict;
     private final Broadcast<JointSpace> joint;
     private final LongAccumulator headsDone;
+    private final LongAccumulator[] nanos; // read+SVD, joint projection, coding, residual fidelity
 
     HeadTask(DecomposeJob.Params p, SerializableConf conf, String model, String dictionaryLabel,
-             Broadcast<ConceptDictionary> dict, Broadcast<JointSpace> joint, LongAccumulator headsDone) {
+             Broadcast<ConceptDictionary> dict, Broadcast<JointSpace> joint, LongAccumulator headsDone,
+             LongAccumulator[] nanos) {
+        this.nanos = nanos;
         this.p = p;
         this.conf = conf;
         this.model = model;
@@ -55,8 +58,12 @@ final class HeadTask implements FlatMapFunction<Iterator<HeadBatch>, Row> {
             int rank = p.rank() == null ? ck.headDim() : p.rank();
             while (batches.hasNext()) {
                 HeadBatch b = batches.next();
+                long t = System.nanoTime();
                 List<HeadBasis> bases = bases(ck, b, rank);
-                List<ExplainedVector> explained = Explainer.explain(bases, p.side(), joint.value(), coder, p.method(), p.k(), p.lambda());
+                nanos[0].add(System.nanoTime() - t);
+                long[] phases = new long[3];
+                List<ExplainedVector> explained = Explainer.explain(bases, p.side(), joint.value(), coder, p.method(), p.k(), p.lambda(), phases);
+                for (int i = 0; i < 3; i++) nanos[i + 1].add(phases[i]);
                 for (ExplainedVector e : explained) {
                     rows.add(Rows.decomposed(model, p.side().label(), p.method(), p.lambda(), p.k(), dictionaryLabel, e, d));
                 }

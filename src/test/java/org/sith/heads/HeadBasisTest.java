@@ -160,6 +160,37 @@ class HeadBasisTest {
         assertFalse(basis.degenerate()[0]);
     }
 
+    @Test
+    void illConditionedFactorsTakeTheHouseholderRouteAndStayExact() {
+        // σ from 10 down to 1e-5: cond(Wv) = 1e6, far past the Cholesky route's limit.
+        Random r = new Random(11);
+        double[][] u = orthonormal(r, DH);
+        double[][] v = orthonormal(r, DH);
+        float[] value = new float[D * D];
+        float[] out = new float[D * D];
+        float[] gamma = new float[D];
+        java.util.Arrays.fill(gamma, 1f);
+        for (int j = 0; j < DH; j++) {
+            double sigma = 10 * Math.pow(1e-6, j / (double) (DH - 1));
+            for (int k = 0; k < D; k++) value[j * D + k] = (float) (sigma * u[j][k]);
+            for (int o = 0; o < D; o++) out[o * D + j] = (float) v[j][o];
+        }
+        Block b = new Block(concat(new float[2 * D * D], value), out, gamma);
+        RealMatrix m = denseVo(b, 0, false);
+        SingularValueDecomposition svd = new SingularValueDecomposition(m);
+        HeadBasis basis = HeadBasis.compute(VoFactors.of(0, 0, D, DH, value, out, gamma, false), DH);
+        for (int j = 0; j < DH; j++) {
+            assertEquals(svd.getSingularValues()[j], basis.sigma()[j], 1e-12 + 1e-9 * svd.getSingularValues()[j], "sigma " + j);
+            assertEquals(1.0, Math.abs(dot(basis.v()[j], svd.getV().getColumn(j))), 1e-6, "v_" + j);
+        }
+    }
+
+    static float[] concat(float[] a, float[] b) {
+        float[] c = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
+    }
+
     static double[][] orthonormal(Random r, int n) {
         double[][] q = new double[n][D];
         for (int j = 0; j < n; j++) {
