@@ -36,7 +36,7 @@ public final class ExplainJob {
     public static long run(SparkSession spark, Params p) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         Inputs.mustExist("vectors", p.vectors(), conf);
-        OutputDir dir = OutputDir.prepare(p.out(), List.of("explanations"), p.overwrite(), false, conf);
+        OutputDir dir = OutputDir.prepare(p.out(), List.of("explanations"), p.overwrite(), false, false, conf);
         RunRecord record = new RunRecord(NAME, spark);
         try {
             float[][] v = readVectors(spark, p.vectors());

@@ -38,6 +38,11 @@ public final class OutputDir {
     }
 
     public static OutputDir prepare(String outOption, List<String> outputs, boolean overwrite, boolean resume, Configuration conf) {
+        return prepare(outOption, outputs, overwrite, resume, true, conf);
+    }
+
+    public static OutputDir prepare(String outOption, List<String> outputs, boolean overwrite, boolean resume,
+                                    boolean resumable, Configuration conf) {
         if (overwrite && resume) throw new UserInputException("--overwrite and --resume exclude each other");
         Path out = Fs.path(outOption);
         FileSystem fs = Fs.fs(out, conf);
@@ -50,8 +55,8 @@ public final class OutputDir {
                 for (String name : outputs) {
                     Path p = new Path(out, name);
                     if (fs.exists(p) && nonEmpty(fs, p)) {
-                        throw new UserInputException("--out " + outOption + ": " + name
-                                + "/ already exists and is not empty (use --overwrite to replace it or --resume to complete it)");
+                        throw new UserInputException("--out " + outOption + ": " + name + "/ already exists and is not empty (use --overwrite to replace it"
+                                + (resumable ? " or --resume to complete it)" : ")"));
                     }
                 }
             }

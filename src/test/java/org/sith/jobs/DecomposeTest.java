@@ -260,6 +260,32 @@ class DecomposeTest extends SparkTestBase {
         assertArrayEquals(expected, joint, 1e-4f);
     }
 
+    @Test
+    void imageMeanIsSubtractedFromTheJointVectorsAndRenormalized() throws IOException {
+        float[] mu = new float[clip.p];
+        java.util.Random rnd = new java.util.Random(8);
+        for (int j = 0; j < mu.length; j++) mu[j] = (float) (0.05 * rnd.nextGaussian());
+        String meanFile = tmp.resolve("image_mean.npy").toString();
+        Npy.write(meanFile, new Configuration(), new long[] {clip.p}, mu);
+        assertEquals(0, decompose(exactF32, out("nomean"), "--layers", "2").status());
+        assertEquals(0, decompose(exactF32, out("mean"), "--layers", "2", "--image-mean", meanFile).status());
+        List<Row> a = spark.read().parquet(out("nomean") + "/singular_vectors").orderBy("head", "sv").collectAsList();
+        List<Row> b = spark.read().parquet(out("mean") + "/singular_vectors").orderBy("head", "sv").collectAsList();
+        for (int i = 0; i < a.size(); i += 17) {
+            float[] x = toFloats(a.get(i).getList(a.get(i).fieldIndex("joint")));
+            float[] y = toFloats(b.get(i).getList(b.get(i).fieldIndex("joint")));
+            double[] expected = new double[x.length];
+            double n = 0;
+            for (int j = 0; j < x.length; j++) {
+                expected[j] = x[j] - mu[j];
+                n += expected[j] * expected[j];
+            }
+            for (int j = 0; j < x.length; j++) assertEquals(expected[j] / Math.sqrt(n), y[j], 1e-5);
+        }
+        assertTrue(Files.readString(Path.of(out("mean"), "_run.json")).contains("image_mean.npy"));
+        expectBadInput(decompose(exactF32, out("badmean"), "--image-mean", conceptsNpy), out("badmean"), "--image-mean");
+    }
+
     static float[] toFloats(List<Object> l) {
         float[] f = new float[l.size()];
         for (int i = 0; i < f.length; i++) f[i] = ((Number) l.get(i)).floatValue();

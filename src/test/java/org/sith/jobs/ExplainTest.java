@@ -1,0 +1,156 @@
+package org.sith.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sith.SparkTestBase;
+import org.sith.io.Npy;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+/** explain on real CLIP embeddings, and the concepts/ Parquet input path. */
+class ExplainTest extends SparkTestBase {
+    static final Path DATA = Path.of(System.getProperty("sith.shared.data", "../shared/data"));
+
+    @TempDir
+    Path tmp;
+
+    /**
+     * OpenAI CLIP ViT-B/32's ImageNet classifier (1000 real text embeddings, p=512) is the dictionary;
+     * the vectors are positive mixtures of two class embeddings. The two classes must come back as the
+     * two largest weights, through the .npy (p×N, F16) + vocabulary path with concept centering.
+     */
+    @Test
+    void realClipEmbeddingsMixturesAreExplainedByTheirClasses() throws Exception {
+        Path npy = DATA.resolve("embeddings/imagenet_zeroshot_openai_vit-b-32.npy");
+        Path classes = DATA.resolve("embeddings/imagenet_classes.json");
+        Assumptions.assumeTrue(Files.exists(npy) && Files.exists(classes),
+                "real CLIP embeddings not found under " + DATA.toAbsolutePath() + " (../shared/data): skipped");
+        List<String> names = List.of(new ObjectMapper().readValue(classes.toFile(), String[].class));
+        Path vocab = tmp.resolve("classes.txt");
+        Files.writeString(vocab, String.join("\n", names) + "\n", StandardCharsets.UTF_8);
+        Configuration conf = new Configuration();
+        Npy.NpyArray e = Npy.read(npy.toString(), conf); // 512 × 1000, column = class
+        int p = (int) e.shape()[0];
+        int n = (int) e.shape()[1];
+        int[][] pairs = {{1, 281}, {340, 817}, {937, 980}, {130, 508}, {207, 963}, {388, 430}};
+        float[] v = new float[pairs.length * p];
+        for (int i = 0; i < pairs.length; i++) {
+            for (int j = 0; j < p; j++) {
+                v[i * p + j] = 0.7f * e.data()[j * n + pairs[i][0]] + 0.5f * e.data()[j * n + pairs[i][1]];
+            }
+        }
+        String vectors = tmp.resolve("mixtures.npy").toString();
+        Npy.write(vectors, conf, new long[] {pairs.length, p}, v);
+        String out = tmp.resolve("out").toString();
+        Run run = cli("explain", "--vectors", vectors, "--concepts", npy.toString(), "--vocab", vocab.toString(), "--out", out);
+        assertEquals(0, run.status(), run.stderr());
+        // The ImageNet class list has duplicate names: dropped and reported.
+        assertTrue(run.stderr().contains("duplicate concept dropped"), run.stderr());
+
+        List<Row> rows = spark.read().parquet(out + "/explanations").orderBy("vector").collectAsList();
+        assertEquals(pairs.length, rows.size());
+        for (int i = 0; i < pairs.length; i++) {
+            Row r = rows.get(i);
+            assertEquals(i, (int) r.getAs("vector"));
+            assertTrue(r.isNullAt(r.fieldIndex("head")) && r.isNullAt(r.fieldIndex("sv")) && r.isNullAt(r.fieldIndex("sigma")));
+            List<Row> c = r.getList(r.fieldIndex("concepts"));
+            Set<Integer> top2 = new HashSet<>(List.of(c.get(0).getInt(0), c.get(1).getInt(0)));
+            assertEquals(Set.of(pairs[i][0], pairs[i][1]), top2, "mixture " + names.get(pairs[i][0]) + " + " + names.get(pairs[i][1]) + ": " + c);
+            assertEquals(names.get(c.get(0).getInt(0)), c.get(0).getString(1));
+            assertTrue((double) r.getAs("fidelity") > 0.9, "fidelity " + r.getAs("fidelity"));
+        }
+        String runJson = Files.readString(Path.of(out, "_run.json"));
+        assertTrue(runJson.contains("\"center\" : \"concepts\""), runJson);
+        assertTrue(runJson.contains(npy.getFileName().toString()), runJson);
+    }
+
+    @Test
+    void conceptsParquetIsReadAndBadRowsAreNamed() throws Exception {
+        int p = 16;
+        java.util.Random rnd = new java.util.Random(4);
+        List<Row> good = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            float[] emb = new float[p];
+            for (int j = 0; j < p; j++) emb[j] = (float) rnd.nextGaussian();
+            good.add(RowFactory.create(100 + i, "concept " + i, emb));
+        }
+        String concepts = tmp.resolve("concepts").toString();
+        spark.createDataFrame(good, Schemas.CONCEPTS).coalesce(1).write().parquet(concepts);
+        // vectors: exactly the raw embeddings of concepts 3 and 17; explained with --center none,
+        // the top concept of the first is concept 3 (id 103).
+        float[] v = new float[2 * p];
+        float[] e3 = (float[]) good.get(3).get(2);
+        float[] e17 = (float[]) good.get(17).get(2);
+        System.arraycopy(e3, 0, v, 0, p);
+        System.arraycopy(e17, 0, v, p, p);
+        String vectors = tmp.resolve("v.npy").toString();
+        Npy.write(vectors, new Configuration(), new long[] {2, p}, v);
+        String out = tmp.resolve("out").toString();
+        Run ok = cli("explain", "--vectors", vectors, "--concepts", concepts, "--method", "omp", "--k", "1", "--out", out);
+        assertEquals(0, ok.status(), ok.stderr());
+        try (Connection c = DriverManager.getConnection("jdbc:duckdb:");
+             ResultSet r = c.createStatement().executeQuery("SELECT vector, concepts[1].id, concepts[1].concept, method, k FROM read_parquet('"
+                     + out + "/explanations/**/*.parquet', hive_partitioning = true) ORDER BY vector")) {
+            r.next();
+            assertEquals(0, r.getInt(1));
+            assertEquals(103, r.getInt(2));
+            assertEquals("concept 3", r.getString(3));
+            assertEquals("omp", r.getString(4));
+            assertEquals(1, r.getInt(5));
+            r.next();
+            assertEquals(117, r.getInt(2));
+        }
+
+        List<Row> bad = new ArrayList<>(good);
+        bad.set(7, RowFactory.create(107, "concept 7", new float[p]));
+        String zero = tmp.resolve("zero").toString();
+        spark.createDataFrame(bad, Schemas.CONCEPTS).coalesce(1).write().parquet(zero);
+        Run z = cli("explain", "--vectors", vectors, "--concepts", zero, "--out", tmp.resolve("o2").toString());
+        assertEquals(2, z.status());
+        assertTrue(z.stderr().contains("concept 7") && z.stderr().strip().lines().count() == 1, z.stderr());
+        assertFalse(Files.exists(tmp.resolve("o2")));
+
+        bad.set(7, RowFactory.create(107, "concept 7", new float[p + 1]));
+        String wide = tmp.resolve("wide").toString();
+        spark.createDataFrame(bad, Schemas.CONCEPTS).coalesce(1).write().parquet(wide);
+        Run w = cli("explain", "--vectors", vectors, "--concepts", wide, "--out", tmp.resolve("o3").toString());
+        assertEquals(2, w.status());
+        assertTrue(w.stderr().contains("'concept 7'") && w.stderr().contains("width 17"), w.stderr());
+
+        Run refuse = cli("explain", "--vectors", vectors, "--concepts", concepts, "--out", out);
+        assertEquals(2, refuse.status());
+        assertTrue(refuse.stderr().contains("--overwrite"), refuse.stderr());
+        assertEquals(0, cli("explain", "--vectors", vectors, "--concepts", concepts, "--out", out, "--overwrite").status());
+    }
+
+    @Test
+    void helpIsPrintedForEveryCommand() {
+        for (String c : new String[] {"demo", "decompose", "explain", "benchmark"}) {
+            Run r = cli(c, "--help");
+            assertEquals(0, r.status());
+            assertTrue(r.stdout().startsWith("usage: ./submit.sh " + c), r.stdout());
+        }
+        Run unknown = cli("frobnicate");
+        assertEquals(2, unknown.status());
+        assertTrue(unknown.stderr().contains("unknown command 'frobnicate'"));
+    }
+}
