@@ -96,6 +96,38 @@ public final class Benchmark {
         return gflops;
     }
 
+    /**
+     * The same COMP work as `slots` concurrent tasks, each with cores/slots BLAS and row threads, as
+     * Spark would run it with spark.task.cpus = cores/slots: how task slots and BLAS threads should
+     * share an executor's cores.
+     */
+    public double compSlots(float[] dict, int vectors, int k, int slots) throws InterruptedException {
+        int cores = Runtime.getRuntime().availableProcessors();
+        int threads = Math.max(1, cores / slots);
+        SparseCoder base = new SparseCoder(dict, n, p);
+        base.setMaxBatchRows(batch);
+        Random rnd = new Random(3);
+        double[][] x = new double[vectors][p];
+        for (double[] row : x) for (int j = 0; j < p; j++) row[j] = rnd.nextGaussian();
+        Gemm.setBlasThreads(threads);
+        base.setRowThreads(threads);
+        base.code(java.util.Arrays.copyOf(x, Math.min(vectors, batch)), Method.COMP, k, 0.3);
+        Thread[] ts = new Thread[slots];
+        long t = System.nanoTime();
+        for (int s = 0; s < slots; s++) {
+            SparseCoder c = s == 0 ? base : new SparseCoder(base);
+            c.setRowThreads(threads);
+            double[][] part = java.util.Arrays.copyOfRange(x, s * vectors / slots, (s + 1) * vectors / slots);
+            ts[s] = new Thread(() -> c.code(part, Method.COMP, k, 0.3));
+            ts[s].start();
+        }
+        for (Thread th : ts) th.join();
+        double sec = (System.nanoTime() - t) / 1e9;
+        Gemm.setBlasThreads(cores);
+        out.line(String.format(Locale.ROOT, "COMP as %d task(s)   × %d BLAS thread(s) each: %.0f vectors/s", slots, threads, vectors / sec));
+        return vectors / sec;
+    }
+
     /** Milliseconds per head for folding, centering, factored SVD (d=1024, d_h=64). */
     public double headSvd(int heads) {
         int d = 1024;
@@ -179,6 +211,11 @@ public final class Benchmark {
         float[] dict = unitRows(new Random(1), n, p);
         double roof = b.roofline(dict);
         b.comp(dict, 4096, 5, roof);
+        int cores = Runtime.getRuntime().availableProcessors();
+        if (cores > 1) {
+            b.compSlots(dict, 2048, 5, 1);
+            b.compSlots(dict, 2048, 5, cores);
+        }
         dict = null;
         b.headSvd(64);
         if (withDecompose) {

@@ -45,7 +45,8 @@ public final class ConceptDictionary implements Serializable {
     private final int p;
     private final int[] ids;
     private final String[] concepts;
-    private final float[] raw;
+    /** Driver-side only: executors need the prepared atoms, and a broadcast of both would double its size. */
+    private final transient float[] raw;
     private final float[] atoms;
     private final double[] mean;
     private final String[] dropped;
@@ -293,6 +294,7 @@ public final class ConceptDictionary implements Serializable {
     }
 
     public float[] rawEmbedding(int row) {
+        if (raw == null) throw new IllegalStateException("raw embeddings are not shipped to executors");
         return Arrays.copyOfRange(raw, row * p, (row + 1) * p);
     }
 
