@@ -32,10 +32,11 @@ final class CommonOptions {
         return Method.parse(o.get("method"));
     }
 
+    /** λ as recorded in the output: COMP's coherence weight; 0 for the other coders, which have none. */
     static double lambda(Options o) {
         double l = o.finiteDouble("lambda");
         if (l < 0) throw new UserInputException("--lambda " + l + " must not be negative");
-        return l;
+        return method(o) == Method.COMP ? l : 0.0;
     }
 
     /** Checks the values that need no file: fails fast, before Spark starts. */

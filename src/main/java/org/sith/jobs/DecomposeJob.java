@@ -119,6 +119,7 @@ public final class DecomposeJob {
                     if (!done.contains(headKey(l, h))) missing.add(new long[] {l, h});
                 }
             }
+            int resumedChunks = chunks.size();
             int total = layers.length * ck.heads();
             if (p.resume()) System.err.printf("sith decompose: resuming, %d of %d heads already done%n", total - missing.size(), total);
             int headsPerBatch = Math.max(1, (p.batchRows() + rank - 1) / rank);
@@ -148,6 +149,7 @@ public final class DecomposeJob {
                     spark.createDataFrame(rows, Schemas.DECOMPOSED).write().parquet(chunk);
                     chunks.add(chunk);
                     chunksWritten = true;
+                    injectFailure(w + 1 - resumedChunks);
                 }
                 progress.succeeded();
             }
@@ -207,6 +209,18 @@ public final class DecomposeJob {
             ck.tensors().close();
         } catch (java.io.IOException e) {
             // read-only handle: nothing was written that a failed close could lose
+        }
+    }
+
+    /**
+     * Fault injection for the tests of --resume after a run that died half-way (a JVM kill cannot be
+     * staged inside a unit test): the system property sith.test.failAfterWaves=N fails the run after
+     * N waves were written.
+     */
+    private static void injectFailure(int wavesWritten) {
+        String n = System.getProperty("sith.test.failAfterWaves");
+        if (n != null && wavesWritten >= Integer.parseInt(n)) {
+            throw new IllegalStateException("injected failure after " + wavesWritten + " waves (sith.test.failAfterWaves)");
         }
     }
 

@@ -117,6 +117,24 @@ class DecomposeTest extends SparkTestBase {
         assertTrue(resumed.stderr().contains("8 of 16 heads already done"), resumed.stderr());
         assertEquals(contents(out("d1")), contents(out("d3")));
 
+        // A run that dies half-way keeps its finished waves; --resume computes only the rest.
+        System.setProperty("sith.test.failAfterWaves", "1");
+        Run died;
+        try {
+            died = decompose(openclipF32, out("d4"), "--batch-rows", "64");
+        } finally {
+            System.clearProperty("sith.test.failAfterWaves");
+        }
+        assertEquals(1, died.status(), died.stderr());
+        assertTrue(died.stderr().contains("rerun with --resume"), died.stderr());
+        assertFalse(Files.exists(Path.of(out("d4"), "explanations")));
+        assertTrue(Files.isDirectory(Path.of(out("d4"), OutputDir.WORK)));
+        Run completed = decompose(openclipF32, out("d4"), "--resume");
+        assertEquals(0, completed.status(), completed.stderr());
+        assertTrue(completed.stderr().matches("(?s).*resuming, [1-9]\\d* of 16 heads already done.*"), completed.stderr());
+        assertEquals(contents(out("d1")), contents(out("d4")));
+        assertFalse(Files.exists(Path.of(out("d4"), OutputDir.WORK)), "work folder removed after the commit");
+
         // A resume with other parameters is refused; --overwrite replaces.
         Run other = decompose(openclipF32, out("d3"), "--resume", "--k", "3");
         assertEquals(2, other.status());
