@@ -129,7 +129,7 @@ public final class DecomposeJob {
             Broadcast<ConceptDictionary> dictB = jsc.broadcast(dict);
             Broadcast<JointSpace> jointB = jsc.broadcast(joint);
             LongAccumulator counter = spark.sparkContext().longAccumulator("heads");
-            String[] phaseNames = {"read_and_svd", "joint_projection", "coding", "fidelity_residual"};
+            String[] phaseNames = {"read_and_svd", "joint_projection", "coding", "fidelity_residual", "task_setup"};
             LongAccumulator[] nanos = new LongAccumulator[phaseNames.length];
             for (int i = 0; i < nanos.length; i++) nanos[i] = spark.sparkContext().longAccumulator("nanos_" + phaseNames[i]);
             HeadTask task = new HeadTask(new Params(p.checkpoint(), p.concepts(), p.vocab(), p.imageMean(), p.layers(), p.heads(),

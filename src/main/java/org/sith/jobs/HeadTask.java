@@ -30,7 +30,7 @@ final class HeadTask implements FlatMapFunction<Iterator<HeadBatch>, Row> {
     private final Broadcast<ConceptDictionary> dict;
     private final Broadcast<JointSpace> joint;
     private final LongAccumulator headsDone;
-    private final LongAccumulator[] nanos; // read+SVD, joint projection, coding, residual fidelity
+    private final LongAccumulator[] nanos; // read+SVD, joint projection, coding, residual fidelity, task setup
 
     HeadTask(DecomposeJob.Params p, SerializableConf conf, String model, String dictionaryLabel,
              Broadcast<ConceptDictionary> dict, Broadcast<JointSpace> joint, LongAccumulator headsDone,
@@ -47,6 +47,7 @@ final class HeadTask implements FlatMapFunction<Iterator<HeadBatch>, Row> {
 
     @Override
     public Iterator<Row> call(Iterator<HeadBatch> batches) throws Exception {
+        long setup = System.nanoTime();
         TaskContext tc = TaskContext.get();
         int cpus = tc == null ? 1 : tc.cpus();
         Gemm.setBlasThreads(cpus);
@@ -54,6 +55,7 @@ final class HeadTask implements FlatMapFunction<Iterator<HeadBatch>, Row> {
         SparseCoder coder = ExecutorCache.borrow(d, cpus);
         List<Row> rows = new ArrayList<>();
         ClipCheckpoint ck = ClipCheckpoint.open(p.checkpoint(), conf.get(), p.heads());
+        nanos[4].add(System.nanoTime() - setup);
         try {
             int rank = p.rank() == null ? ck.headDim() : p.rank();
             while (batches.hasNext()) {
