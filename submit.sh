@@ -12,6 +12,7 @@
 #   --executor-cores N, --num-executors N, --properties-file FILE   passed to spark-submit
 # Environment:
 #   SPARK_HOME              the Spark installation whose bin/spark-submit is used with a master
+#                           (unset: Spark's SparkSubmit class from the build's own jars)
 #   SPARK_MASTER            default master (unset: embedded local[*])
 #   SITH_DRIVER_MEMORY      heap of the embedded local run (default 8g)
 # Executor sizing: each task hands its spark.task.cpus cores to OpenBLAS, so set spark.task.cpus to the
@@ -69,13 +70,18 @@ if [[ -z "$MASTER" || "$MASTER" == local* ]]; then
     "${PROPS[@]}" -cp "$THIN:$(cat "$CLASSPATH_FILE")" "$MAIN" "${APP_ARGS[@]+"${APP_ARGS[@]}"}"
 fi
 
-if [[ -z "${SPARK_HOME:-}" || ! -x "$SPARK_HOME/bin/spark-submit" ]]; then
-  echo "submit.sh: --master $MASTER needs SPARK_HOME pointing at a Spark 4.2 installation (bin/spark-submit)" >&2
-  exit 2
+# spark-submit of the installation in SPARK_HOME; without one, Spark's own SparkSubmit main class from
+# the build's classpath (the same jars), so a cluster can be used with nothing installed but Java.
+if [[ -n "${SPARK_HOME:-}" && -x "$SPARK_HOME/bin/spark-submit" ]]; then
+  SUBMIT=("$SPARK_HOME/bin/spark-submit")
+else
+  [[ -n "${SPARK_HOME:-}" ]] && echo "submit.sh: no $SPARK_HOME/bin/spark-submit; using Spark's SparkSubmit from the build classpath" >&2
+  SUBMIT=(java "${OPENS[@]}" -Xmx"$DRIVER_MEMORY" -Dlog4j2.configurationFile="$LOG_CONF" \
+    -cp "$(cat "$CLASSPATH_FILE")" org.apache.spark.deploy.SparkSubmit)
 fi
 CONF_ARGS=()
 for c in "${CONFS[@]+"${CONFS[@]}"}"; do CONF_ARGS+=(--conf "$c"); done
-exec "$SPARK_HOME/bin/spark-submit" --master "$MASTER" --class "$MAIN" \
+exec "${SUBMIT[@]}" --master "$MASTER" --class "$MAIN" \
   --conf "spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:$LOG_CONF" \
   "${CONF_ARGS[@]+"${CONF_ARGS[@]}"}" "${SUBMIT_ARGS[@]+"${SUBMIT_ARGS[@]}"}" \
   "$FAT" "${APP_ARGS[@]+"${APP_ARGS[@]}"}"

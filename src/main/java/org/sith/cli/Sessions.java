@@ -14,19 +14,12 @@ public final class Sessions {
         if (master.startsWith("local")) {
             conf.setIfMissing("spark.ui.enabled", "false");
             conf.setIfMissing("spark.sql.shuffle.partitions", "8");
-            // One task owns all local cores and gives them to OpenBLAS: the products are the work, and
-            // two tasks with multithreaded BLAS oversubscribe the cores (PERFORMANCE.md).
-            conf.setIfMissing("spark.task.cpus", String.valueOf(localCores(master)));
+            // One single-threaded task per core, as on a cluster with the default spark.task.cpus=1:
+            // as fast here as one task with all cores to BLAS (see the benchmark), never oversubscribed,
+            // and the same BLAS threading as a cluster run, so the outputs are the same bytes.
         }
         conf.setIfMissing("spark.sql.parquet.compression.codec", "snappy");
         conf.setAppName(appName);
         return SparkSession.builder().config(conf).getOrCreate();
-    }
-
-    static int localCores(String master) {
-        int all = Runtime.getRuntime().availableProcessors();
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("local\\[(\\d+|\\*)(?:,\\d+)?]").matcher(master);
-        if (m.matches() && !m.group(1).equals("*")) return Math.max(1, Integer.parseInt(m.group(1)));
-        return master.equals("local") ? 1 : all;
     }
 }

@@ -20,6 +20,7 @@ import org.sith.coding.Method;
 import org.sith.heads.Side;
 import org.sith.io.Fs;
 import org.sith.jobs.DecomposeJob;
+import org.sith.jobs.ParquetFooters;
 import org.sith.jobs.Schemas;
 
 /** `demo`: a synthetic CLIP with planted concepts, decomposed end to end, with the recovery checked. */
@@ -59,6 +60,8 @@ public final class Demo {
             rows.add(RowFactory.create(i, clip.concepts[i], e));
         }
         spark.createDataFrame(rows, Schemas.CONCEPTS).coalesce(1).write().parquet(path);
+        org.apache.hadoop.fs.Path p = Fs.path(path);
+        ParquetFooters.canonicalizeAll(Fs.fs(p, spark.sparkContext().hadoopConfiguration()), p);
     }
 
     /** Reads the written explanations back and compares each planted vector's top concepts. */

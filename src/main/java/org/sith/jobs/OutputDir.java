@@ -101,13 +101,17 @@ public final class OutputDir {
         return new Path(new Path(out, WORK), command);
     }
 
-    /** Moves every staged output into place (replacing the old one) and writes the run record. */
+    /**
+     * Moves every staged output into place (replacing the old one) and writes the run record; Parquet
+     * footers are made canonical first so identical inputs give identical bytes in any process.
+     */
     public void commit(String runJson) {
         try {
             for (String name : outputs) {
                 Path staged = new Path(staging, name);
                 if (!fs.exists(staged)) continue;
                 Path target = new Path(out, name);
+                ParquetFooters.canonicalizeAll(fs, staged);
                 writeText(new Path(staged, "_run.json"), runJson);
                 if (fs.exists(target)) fs.delete(target, true);
                 if (!fs.rename(staged, target)) throw new IOException("cannot move " + staged + " to " + target);
