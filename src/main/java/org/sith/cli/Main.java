@@ -79,7 +79,9 @@ public final class Main {
     static String globalUsage(Map<String, Command> commands) {
         StringBuilder b = new StringBuilder("usage: ./submit.sh COMMAND [options]   (COMMAND --help for its options)\n\ncommands:\n");
         for (Command c : commands.values()) b.append(String.format("  %-12s %s%n", c.name(), c.summary()));
-        b.append("\nOn an embedded local[*] Spark by default; through spark-submit with --master or SPARK_MASTER.");
+        b.append("\nOn an embedded local[*] Spark by default; through spark-submit with --master URL or SPARK_MASTER.");
+        b.append("\nLauncher options (any position): --master URL, --conf KEY=VALUE, --packages, --jars, --deploy-mode,");
+        b.append("\n--driver-memory, --executor-memory, --executor-cores, --num-executors (see the header of submit.sh).");
         return b.toString();
     }
 }
