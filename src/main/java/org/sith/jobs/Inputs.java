@@ -5,7 +5,10 @@ import java.util.List;
 import java.util.TreeSet;
 
 import org.apache.hadoop.conf.Configuration;
+import static org.apache.spark.sql.functions.col;
+
 import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.ArrayType;
@@ -85,25 +88,33 @@ public final class Inputs {
                 throw new UserInputException("--concepts " + path + ": no column '" + c + "' (need id, concept, embedding)");
             }
         }
-        List<Row> rows = df.select("id", "concept", "embedding").orderBy("id").collectAsList();
+        List<ConceptRow> rows;
+        try {
+            rows = df.select(col("id").cast("int"), col("concept").cast("string"), col("embedding").cast("array<float>"))
+                    .orderBy("id").as(Encoders.bean(ConceptRow.class)).collectAsList();
+        } catch (RuntimeException e) {
+            throw new UserInputException("--concepts " + path + ": columns id, concept, embedding are not int, string, array<float> ("
+                    + firstLine(e) + ")");
+        }
         int n = rows.size();
         if (n == 0) throw new UserInputException("--concepts " + path + " holds no concepts");
         int[] ids = new int[n];
         String[] names = new String[n];
         float[] emb = new float[n * p];
         for (int i = 0; i < n; i++) {
-            Row r = rows.get(i);
-            if (r.isNullAt(0) || r.isNullAt(1) || r.isNullAt(2)) {
+            ConceptRow r = rows.get(i);
+            if (r.getId() == null || r.getConcept() == null || r.getEmbedding() == null) {
                 throw new UserInputException("--concepts " + path + ": row " + i + " has a null id, concept or embedding");
             }
-            ids[i] = r.getInt(0);
-            names[i] = r.getString(1);
-            List<Object> e = r.getList(2);
-            if (e.size() != p) {
+            ids[i] = r.getId();
+            names[i] = r.getConcept();
+            float[] e = r.getEmbedding();
+            if (e.length != p) {
                 throw new UserInputException("--concepts " + path + ": concept " + ids[i] + " ('" + names[i] + "') has width "
-                        + e.size() + ", the model's p is " + p);
+                        + e.length + ", the model's p is " + p);
             }
-            for (int j = 0; j < p; j++) emb[i * p + j] = ((Number) e.get(j)).floatValue();
+            System.arraycopy(e, 0, emb, i * p, p);
+            rows.set(i, null); // let each row go as soon as it is copied
         }
         return ConceptDictionary.fromRows(ids, names, emb, p, path);
     }
