@@ -28,8 +28,6 @@ public final class SparseCoder {
     private final double maxAtomNorm;
     private RowPool pool = new RowPool(Runtime.getRuntime().availableProcessors());
     private int maxBatchRows = DEFAULT_MAX_BATCH_ROWS;
-    /** Cumulative nanoseconds in sgemm, in the argmax scan, and in total (for the benchmark). */
-    final long[] phaseNanos = new long[3];
     private Workspace full;
     private Workspace partial;
 
@@ -110,7 +108,6 @@ public final class SparseCoder {
     }
 
     private void codeChunk(double[][] xs, int from, int to, int chunk, Method method, int k, double lambda, Code[] out) {
-        long start = System.nanoTime();
         int rows = to - from;
         Workspace ws = workspace(rows, chunk);
         RowState[] st = new RowState[rows];
@@ -127,14 +124,10 @@ public final class SparseCoder {
         for (int t = 0; t < k; t++) {
             boolean last = t == k - 1;
             if (t == 0 || method != Method.TOPK) {   // top-k ranks every atom on the one product
-                long g0 = System.nanoTime();
                 Nd4j.gemm(ws.batch, dict, ws.scores, false, true, 1.0, 0.0);
-                phaseNanos[0] += System.nanoTime() - g0;
             }
-            long s0 = System.nanoTime();
             ws.scan.reset(rows, queryNorm, maxAtomNorm);
             pool.run(rows, n, (a, b) -> ws.scan.scan(ws.scoresView, rows, n, a, b, abs, st));
-            phaseNanos[1] += System.nanoTime() - s0;
             pool.run(rows, 4L * p * (t + 2), (a, b) -> {
                 for (int i = a; i < b; i++) {
                     step(st[i], ws.scan, i, method, abs, exact, queries[i]);
@@ -143,7 +136,6 @@ public final class SparseCoder {
                 }
             });
         }
-        phaseNanos[2] += System.nanoTime() - start;
     }
 
     /** One greedy step of one row: its chosen atom, then the method's refit. */

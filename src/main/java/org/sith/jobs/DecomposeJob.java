@@ -72,11 +72,7 @@ public final class DecomposeJob {
             } finally {
                 closeQuietly(ck);
             }
-            ConceptDictionary dict = Inputs.concepts(spark, p.concepts(), p.vocab(), p3);
-            if (p.k() > dict.size()) {
-                throw new UserInputException("--k " + p.k() + " is larger than the dictionary (" + dict.size() + " concepts in " + p.concepts() + ")");
-            }
-            for (String dup : dict.droppedDuplicates()) System.err.println("sith decompose: duplicate concept dropped: " + dup);
+            ConceptDictionary dict = Inputs.dictionary(spark, NAME, p.concepts(), p.vocab(), p3, p.k());
             String model = p.modelName() != null ? p.modelName() : modelName(p.checkpoint());
             String dictLabel = dictionaryLabel(p.concepts(), dict);
             record.phase("prepare");

@@ -41,11 +41,7 @@ public final class ExplainJob {
         try {
             float[][] v = readVectors(spark, p.vectors());
             int dim = v[0].length;
-            ConceptDictionary dict = Inputs.concepts(spark, p.concepts(), p.vocab(), dim);
-            if (p.k() > dict.size()) {
-                throw new UserInputException("--k " + p.k() + " is larger than the dictionary (" + dict.size() + " concepts in " + p.concepts() + ")");
-            }
-            for (String dup : dict.droppedDuplicates()) System.err.println("sith explain: duplicate concept dropped: " + dup);
+            ConceptDictionary dict = Inputs.dictionary(spark, NAME, p.concepts(), p.vocab(), dim, p.k());
             double[] mean;
             String center;
             if (p.imageMean() != null) {

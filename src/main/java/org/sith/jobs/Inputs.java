@@ -119,6 +119,16 @@ public final class Inputs {
         return ConceptDictionary.fromRows(ids, names, emb, p, path);
     }
 
+    /** The dictionary of a coding command: loaded, checked against --k, duplicates reported on stderr. */
+    public static ConceptDictionary dictionary(SparkSession spark, String command, String path, String vocab, int p, int k) {
+        ConceptDictionary dict = concepts(spark, path, vocab, p);
+        if (k > dict.size()) {
+            throw new UserInputException("--k " + k + " is larger than the dictionary (" + dict.size() + " concepts in " + path + ")");
+        }
+        for (String dup : dict.droppedDuplicates()) System.err.println("sith " + command + ": duplicate concept dropped: " + dup);
+        return dict;
+    }
+
     /** An image mean (p values): an `.npy` (p or 1×p) or a Parquet folder holding one array row. */
     public static double[] imageMean(SparkSession spark, String path, int p) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
