@@ -52,9 +52,9 @@ final class HeadTask implements FlatMapFunction<Iterator<HeadBatch>, Row> {
         int cpus = tc == null ? 1 : tc.cpus();
         Gemm.setBlasThreads(cpus);
         ConceptDictionary d = dict.value();
-        SparseCoder coder = ExecutorCache.borrow(d, cpus);
-        List<Row> rows = new ArrayList<>();
         ClipCheckpoint ck = ClipCheckpoint.open(p.checkpoint(), conf.get(), p.heads());
+        SparseCoder coder = ExecutorCache.borrow(d, cpus); // after the open: a bad file must not strand a coder
+        List<Row> rows = new ArrayList<>();
         nanos[4].add(System.nanoTime() - setup);
         try {
             int rank = p.rank() == null ? ck.headDim() : p.rank();
