@@ -1,5 +1,7 @@
 package org.sith.checkpoint;
 
+import org.sith.io.FloatBits;
+
 import java.io.Closeable;
 import java.io.FileNotFoundException;
 import java.io.IOException;

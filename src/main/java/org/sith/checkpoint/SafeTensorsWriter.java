@@ -1,5 +1,7 @@
 package org.sith.checkpoint;
 
+import org.sith.io.FloatBits;
+
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -117,21 +119,5 @@ public final class SafeTensorsWriter {
             }
             out.write(bb.array(), 0, bb.position());
         }
-    }
-
-    public static short floatToHalf(float f) {
-        return FloatBits.floatToHalf(f);
-    }
-
-    public static float halfToFloat(short h) {
-        return FloatBits.halfToFloat(h);
-    }
-
-    public static short floatToBf16(float f) {
-        return FloatBits.floatToBf16(f);
-    }
-
-    public static float bf16ToFloat(short b) {
-        return FloatBits.bf16ToFloat(b);
     }
 }

@@ -1,5 +1,7 @@
 package org.sith.coding;
 
+import org.sith.linalg.Vec;
+
 /** The greedy state of one vector being coded: chosen atoms, their Gram system, weights, residual. */
 final class RowState {
     final double[] x;
@@ -33,11 +35,11 @@ final class RowState {
         ids[t] = j;
         atoms[t] = atom;
         for (int a = 0; a <= t; a++) {
-            double g = SmallLinalg.dot(atoms[a], atom);
+            double g = Vec.dot(atoms[a], atom);
             gram[a][t] = g;
             gram[t][a] = g;
         }
-        h[t] = SmallLinalg.dot(x, atom);
+        h[t] = Vec.dot(x, atom);
         for (int i = 0; i < atom.length; i++) atomSum[i] += atom[i];
     }
 
@@ -123,8 +125,8 @@ final class RowState {
     }
 
     static double cosine(double[] a, double[] b) {
-        double na = SmallLinalg.dot(a, a), nb = SmallLinalg.dot(b, b);
+        double na = Vec.dot(a, a), nb = Vec.dot(b, b);
         if (na == 0 || nb == 0) return 0;
-        return SmallLinalg.dot(a, b) / Math.sqrt(na * nb);
+        return Vec.dot(a, b) / Math.sqrt(na * nb);
     }
 }

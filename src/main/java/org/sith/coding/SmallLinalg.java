@@ -11,12 +11,6 @@ final class SmallLinalg {
      */
     static final double PIVOT_TOL = 1e-12;
 
-    static double dot(double[] a, double[] b) {
-        double s = 0;
-        for (int i = 0; i < a.length; i++) s += a[i] * b[i];
-        return s;
-    }
-
     /**
      * Solves G[idx,idx] s = h[idx] by Cholesky for the m indices in idx. A dependent column
      * (tiny pivot) gets coefficient 0 and is left out when dropDependent, otherwise the call

@@ -1,5 +1,7 @@
 package org.sith.coding;
 
+import org.sith.linalg.Vec;
+
 import java.nio.FloatBuffer;
 
 import org.nd4j.linalg.api.buffer.DataType;
@@ -114,7 +116,7 @@ public final class SparseCoder {
         double[][] queries = new double[rows][];
         double[] queryNorm = new double[rows];
         boolean abs = method == Method.OMP;
-        ArgmaxScan.Exact exact = (row, j) -> SmallLinalg.dot(queries[row], atom(j));
+        ArgmaxScan.Exact exact = (row, j) -> Vec.dot(queries[row], atom(j));
         pool.run(rows, 4L * p * k, (a, b) -> {
             for (int i = a; i < b; i++) {
                 st[i] = new RowState(xs[from + i], k);
@@ -147,7 +149,7 @@ public final class SparseCoder {
         switch (method) {
             case COMP, NNOMP -> s.refitNonNegative();
             case OMP -> s.refitLeastSquares();
-            case MP -> s.pursue(Math.max(0.0, SmallLinalg.dot(query, d)));
+            case MP -> s.pursue(Math.max(0.0, Vec.dot(query, d)));
             case TOPK -> {
                 if (s.size == s.ids.length) s.refitNonNegative();
             }
@@ -156,7 +158,7 @@ public final class SparseCoder {
 
     private void setQuery(Workspace ws, int i, double[] q, double[][] queries, double[] queryNorm) {
         queries[i] = q;
-        queryNorm[i] = Math.sqrt(SmallLinalg.dot(q, q));
+        queryNorm[i] = Math.sqrt(Vec.dot(q, q));
         for (int c = 0, off = i * p; c < p; c++) ws.batchView.put(off + c, (float) q[c]);
     }
 

@@ -11,6 +11,7 @@ import java.util.Random;
 
 import org.sith.checkpoint.TensorData;
 import org.sith.concepts.ConceptDictionary;
+import org.sith.io.FloatBits;
 
 /**
  * A small CLIP vision tower whose heads write known concepts: for each {@link Plant}, head (layer,
@@ -287,7 +288,7 @@ public final class SyntheticClip {
         for (var e : tensors.entrySet()) {
             float[] x = e.getValue().data();
             for (int i = 0; i < x.length; i++) {
-                x[i] = org.sith.checkpoint.SafeTensorsWriter.bf16ToFloat(org.sith.checkpoint.SafeTensorsWriter.floatToBf16(x[i]));
+                x[i] = FloatBits.bf16ToFloat(FloatBits.floatToBf16(x[i]));
             }
         }
     }

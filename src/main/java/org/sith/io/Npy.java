@@ -132,7 +132,7 @@ public final class Npy {
             ByteBuffer bb = ByteBuffer.wrap(buf, 0, n * itemSize).order(order);
             switch (itemSize) {
                 case 2 -> {
-                    for (int i = 0; i < n; i++) out[done + i] = halfToFloat(bb.getShort());
+                    for (int i = 0; i < n; i++) out[done + i] = FloatBits.halfToFloat(bb.getShort());
                 }
                 case 4 -> bb.asFloatBuffer().get(out, done, n);
                 default -> {
@@ -152,23 +152,6 @@ public final class Npy {
             }
         }
         return c;
-    }
-
-    /** IEEE 754 binary16 to binary32; exact, since every half value (subnormals too) is a float. */
-    public static float halfToFloat(short h) {
-        int bits = h & 0xffff;
-        int sign = (bits >>> 15) << 31;
-        int exp = (bits >>> 10) & 0x1f;
-        int mant = bits & 0x3ff;
-        if (exp == 0) {
-            // Subnormal (or zero): mant × 2^-24, exact in float; scalb keeps the sign separate.
-            float v = Math.scalb((float) mant, -24);
-            return sign != 0 ? -v : v;
-        }
-        if (exp == 0x1f) {
-            return Float.intBitsToFloat(sign | 0x7f800000 | (mant << 13));
-        }
-        return Float.intBitsToFloat(sign | ((exp - 15 + 127) << 23) | (mant << 13));
     }
 
     // ---------------------------------------------------------------- header

@@ -139,7 +139,7 @@ class NpyTest {
         }
         assertEquals(0x1p-24f, a.data()[3]);
         assertEquals(1023 * 0x1p-24f, a.data()[4]);
-        assertTrue(Float.isNaN(Npy.halfToFloat((short) 0x7E00)));
+        assertTrue(Float.isNaN(FloatBits.halfToFloat((short) 0x7E00)));
     }
 
     @Test

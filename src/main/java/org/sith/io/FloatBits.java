@@ -1,7 +1,7 @@
-package org.sith.checkpoint;
+package org.sith.io;
 
 /**
- * Bit-exact conversions between float and the two 16-bit float formats of checkpoints.
+ * Bit-exact conversions between float and the two 16-bit float formats of checkpoints and .npy files.
  * Encoding rounds to nearest, ties to even, like PyTorch's {@code .half()} / {@code .bfloat16()},
  * so a file we write holds the same bits PyTorch would have written.
  */

@@ -1,4 +1,4 @@
-package org.sith.checkpoint;
+package org.sith.io;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,18 +9,18 @@ import org.junit.jupiter.api.Test;
 class FloatBitsTest {
 
     private static void half(int bits, float expected) {
-        float got = SafeTensorsWriter.halfToFloat((short) bits);
+        float got = FloatBits.halfToFloat((short) bits);
         assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(got),
                 String.format("half 0x%04X: expected %s got %s", bits, expected, got));
     }
 
     private static void toHalf(float f, int expectedBits) {
-        int got = SafeTensorsWriter.floatToHalf(f) & 0xffff;
+        int got = FloatBits.floatToHalf(f) & 0xffff;
         assertEquals(expectedBits, got, String.format("floatToHalf(%s): expected 0x%04X got 0x%04X", f, expectedBits, got));
     }
 
     private static void toBf16(float f, int expectedBits) {
-        int got = SafeTensorsWriter.floatToBf16(f) & 0xffff;
+        int got = FloatBits.floatToBf16(f) & 0xffff;
         assertEquals(expectedBits, got, String.format("floatToBf16(%s): expected 0x%04X got 0x%04X", f, expectedBits, got));
     }
 
@@ -44,21 +44,21 @@ class FloatBitsTest {
         half(0x0200, 0x1p-15f);
         half(0x7C00, Float.POSITIVE_INFINITY);
         half(0xFC00, Float.NEGATIVE_INFINITY);
-        assertTrue(Float.isNaN(SafeTensorsWriter.halfToFloat((short) 0x7E00)));
-        assertTrue(Float.isNaN(SafeTensorsWriter.halfToFloat((short) 0x7C01)));
-        assertTrue(Float.isNaN(SafeTensorsWriter.halfToFloat((short) 0xFFFF)));
+        assertTrue(Float.isNaN(FloatBits.halfToFloat((short) 0x7E00)));
+        assertTrue(Float.isNaN(FloatBits.halfToFloat((short) 0x7C01)));
+        assertTrue(Float.isNaN(FloatBits.halfToFloat((short) 0xFFFF)));
     }
 
     @Test
     void decodesBf16() {
-        assertEquals(1.0f, SafeTensorsWriter.bf16ToFloat((short) 0x3F80));
-        assertEquals(-2.0f, SafeTensorsWriter.bf16ToFloat((short) 0xC000));
-        assertEquals(3.140625f, SafeTensorsWriter.bf16ToFloat((short) 0x4049)); // top half of pi's 0x40490FDB
-        assertEquals(-3.140625f, SafeTensorsWriter.bf16ToFloat((short) 0xC049));
-        assertEquals(0x1p-133f, SafeTensorsWriter.bf16ToFloat((short) 0x0001));
-        assertEquals(Float.POSITIVE_INFINITY, SafeTensorsWriter.bf16ToFloat((short) 0x7F80));
-        assertEquals(Float.NEGATIVE_INFINITY, SafeTensorsWriter.bf16ToFloat((short) 0xFF80));
-        assertTrue(Float.isNaN(SafeTensorsWriter.bf16ToFloat((short) 0x7FC0)));
+        assertEquals(1.0f, FloatBits.bf16ToFloat((short) 0x3F80));
+        assertEquals(-2.0f, FloatBits.bf16ToFloat((short) 0xC000));
+        assertEquals(3.140625f, FloatBits.bf16ToFloat((short) 0x4049)); // top half of pi's 0x40490FDB
+        assertEquals(-3.140625f, FloatBits.bf16ToFloat((short) 0xC049));
+        assertEquals(0x1p-133f, FloatBits.bf16ToFloat((short) 0x0001));
+        assertEquals(Float.POSITIVE_INFINITY, FloatBits.bf16ToFloat((short) 0x7F80));
+        assertEquals(Float.NEGATIVE_INFINITY, FloatBits.bf16ToFloat((short) 0xFF80));
+        assertTrue(Float.isNaN(FloatBits.bf16ToFloat((short) 0x7FC0)));
     }
 
     @Test
@@ -94,13 +94,13 @@ class FloatBitsTest {
 
     @Test
     void encodesNaNAsNaN() {
-        int h = SafeTensorsWriter.floatToHalf(Float.NaN) & 0xffff;
+        int h = FloatBits.floatToHalf(Float.NaN) & 0xffff;
         assertEquals(0x7C00, h & 0x7C00);
         assertTrue((h & 0x03FF) != 0);
         // a NaN whose payload is only in the low 13 bits must not become infinity
-        int h2 = SafeTensorsWriter.floatToHalf(Float.intBitsToFloat(0x7F800001)) & 0xffff;
+        int h2 = FloatBits.floatToHalf(Float.intBitsToFloat(0x7F800001)) & 0xffff;
         assertTrue((h2 & 0x03FF) != 0);
-        int b = SafeTensorsWriter.floatToBf16(Float.intBitsToFloat(0x7F800001)) & 0xffff;
+        int b = FloatBits.floatToBf16(Float.intBitsToFloat(0x7F800001)) & 0xffff;
         assertEquals(0x7F80, b & 0x7F80);
         assertTrue((b & 0x007F) != 0);
     }
@@ -123,9 +123,9 @@ class FloatBitsTest {
     @Test
     void everyHalfSurvivesARoundTrip() {
         for (int bits = 0; bits < 0x10000; bits++) {
-            float f = SafeTensorsWriter.halfToFloat((short) bits);
+            float f = FloatBits.halfToFloat((short) bits);
             if (Float.isNaN(f)) continue;
-            assertEquals(bits, SafeTensorsWriter.floatToHalf(f) & 0xffff, String.format("0x%04X", bits));
+            assertEquals(bits, FloatBits.floatToHalf(f) & 0xffff, String.format("0x%04X", bits));
         }
     }
 }
