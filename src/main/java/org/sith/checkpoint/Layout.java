@@ -18,9 +18,19 @@ public enum Layout {
         return hf() ? "vision_model.encoder.layers." + l + "." : "visual.transformer.resblocks." + l + ".";
     }
 
-    /** A tensor every block has; its presence is how blocks are counted and layouts detected. */
+    /** Prefix of text block l, ending in a dot. */
+    public String textBlock(int l) {
+        return hf() ? "text_model.encoder.layers." + l + "." : "transformer.resblocks." + l + ".";
+    }
+
+    /** A tensor every vision block has; its presence is how blocks are counted and layouts detected. */
     public String blockMarker(int l) {
-        return hf() ? block(l) + "self_attn.v_proj.weight" : block(l) + "attn.in_proj_weight";
+        return valueWeightAt(block(l));
+    }
+
+    /** A tensor every text block has. */
+    public String textBlockMarker(int l) {
+        return valueWeightAt(textBlock(l));
     }
 
     public String patchEmbed() {
@@ -40,16 +50,12 @@ public enum Layout {
     }
 
     public String ln1(int l, String weightOrBias) {
-        return block(l) + (hf() ? "layer_norm1." : "ln_1.") + weightOrBias;
-    }
-
-    public String ln2(int l, String weightOrBias) {
-        return block(l) + (hf() ? "layer_norm2." : "ln_2.") + weightOrBias;
+        return ln1At(block(l), weightOrBias);
     }
 
     /** OpenCLIP's fused (3d, d) q;k;v weight, or HF's (d, d) v_proj weight. */
     public String valueWeight(int l) {
-        return hf() ? block(l) + "self_attn.v_proj.weight" : block(l) + "attn.in_proj_weight";
+        return valueWeightAt(block(l));
     }
 
     /** OpenCLIP's fused (3d) q;k;v bias, or HF's (d) v_proj bias. */
@@ -58,15 +64,43 @@ public enum Layout {
     }
 
     public String outProj(int l, String weightOrBias) {
-        return block(l) + (hf() ? "self_attn.out_proj." : "attn.out_proj.") + weightOrBias;
+        return outProjAt(block(l), weightOrBias);
     }
 
-    public String mlpIn(int l, String weightOrBias) {
-        return block(l) + (hf() ? "mlp.fc1." : "mlp.c_fc.") + weightOrBias;
+    // Parts of a residual block (vision or text), given the block's prefix.
+
+    public String ln1At(String block, String weightOrBias) {
+        return block + (hf() ? "layer_norm1." : "ln_1.") + weightOrBias;
     }
 
-    public String mlpOut(int l, String weightOrBias) {
-        return block(l) + (hf() ? "mlp.fc2." : "mlp.c_proj.") + weightOrBias;
+    public String ln2At(String block, String weightOrBias) {
+        return block + (hf() ? "layer_norm2." : "ln_2.") + weightOrBias;
+    }
+
+    private String valueWeightAt(String block) {
+        return hf() ? block + "self_attn.v_proj.weight" : block + "attn.in_proj_weight";
+    }
+
+    /** OpenCLIP only: the fused q;k;v projection, (3d, d) weight and (3d) bias. */
+    public String fusedQkvAt(String block, String weightOrBias) {
+        return block + "attn.in_proj_" + weightOrBias;
+    }
+
+    /** HF only: one of the separate projections, part "q", "k" or "v". */
+    public String projAt(String block, String part, String weightOrBias) {
+        return block + "self_attn." + part + "_proj." + weightOrBias;
+    }
+
+    public String outProjAt(String block, String weightOrBias) {
+        return block + (hf() ? "self_attn.out_proj." : "attn.out_proj.") + weightOrBias;
+    }
+
+    public String mlpInAt(String block, String weightOrBias) {
+        return block + (hf() ? "mlp.fc1." : "mlp.c_fc.") + weightOrBias;
+    }
+
+    public String mlpOutAt(String block, String weightOrBias) {
+        return block + (hf() ? "mlp.fc2." : "mlp.c_proj.") + weightOrBias;
     }
 
     public String lnPost(String weightOrBias) {
@@ -86,6 +120,15 @@ public enum Layout {
     /** OpenCLIP: (d_t, p). HF: (p, d_t). */
     public String textProjection() {
         return hf() ? "text_projection.weight" : "text_projection";
+    }
+
+    /** (ctx, d_t) learned positions of the text tower. */
+    public String textPositions() {
+        return hf() ? "text_model.embeddings.position_embedding.weight" : "positional_embedding";
+    }
+
+    public String lnFinal(String weightOrBias) {
+        return (hf() ? "text_model.final_layer_norm." : "ln_final.") + weightOrBias;
     }
 
     public String logitScale() {

@@ -39,6 +39,15 @@ record ModelConfig(int heads, String headsSource, String activation) {
             return root.path("vision_cfg").isObject() ? root.get("vision_cfg") : null;
         }
 
+        JsonNode hfText() {
+            return root.path("text_config").isObject() ? root.get("text_config") : null;
+        }
+
+        JsonNode openClipText() {
+            if (root.path("model_cfg").path("text_cfg").isObject()) return root.get("model_cfg").get("text_cfg");
+            return root.path("text_cfg").isObject() ? root.get("text_cfg") : null;
+        }
+
         /** quick_gelu is a model-level flag in OpenCLIP, beside vision_cfg. */
         boolean openClipQuickGelu() {
             JsonNode flag = root.path("model_cfg").isObject() ? root.get("model_cfg").get("quick_gelu")
@@ -87,6 +96,61 @@ record ModelConfig(int heads, String headsSource, String activation) {
                     + " cannot be split into " + heads + " heads of equal size (head count from " + source + ")");
         }
         return new ModelConfig(heads, source, activation(configs, layout));
+    }
+
+    /**
+     * The text tower's head count and activation, by the same rules: an override, else HF
+     * text_config (transformers' defaults: 8 heads, quick_gelu), else OpenCLIP text_cfg (heads
+     * default 8, the model-level quick_gelu flag), else width/64 and the layout's convention.
+     */
+    static ModelConfig resolveText(String checkpoint, Configuration conf, Layout layout, int width,
+                                   Integer headsOverride, String activationOverride) {
+        Found f = null;
+        Path dir = Fs.path(checkpoint).getParent();
+        for (String name : new String[] {"config.json", "open_clip_config.json"}) {
+            Found c = dir == null ? null : read(new Path(dir, name), conf);
+            if (c != null && (c.hfText() != null || c.openClipText() != null)) {
+                f = c;
+                break;
+            }
+        }
+        int heads;
+        String source;
+        String activation;
+        if (f == null) {
+            heads = width / DEFAULT_HEAD_WIDTH;
+            source = "the default head width " + DEFAULT_HEAD_WIDTH + " (no config.json or open_clip_config.json with a "
+                    + "text section beside " + checkpoint + "; pass --text-heads)";
+            activation = layout == Layout.OPENCLIP ? "quick_gelu" : "gelu";
+        } else if (f.hfText() != null) {
+            JsonNode tc = f.hfText();
+            heads = positiveInt(f, tc, "num_attention_heads", 8);
+            source = f.path + " text_config.num_attention_heads";
+            checkWidth(f, tc.get("hidden_size"), "text_config.hidden_size", width);
+            activation = tc.path("hidden_act").asText("quick_gelu").equals("quick_gelu") ? "quick_gelu" : "gelu";
+        } else {
+            JsonNode tc = f.openClipText();
+            heads = positiveInt(f, tc, "heads", 8);
+            source = f.path + " text_cfg.heads";
+            checkWidth(f, tc.get("width"), "text_cfg.width", width);
+            activation = f.openClipQuickGelu() ? "quick_gelu" : "gelu";
+        }
+        if (headsOverride != null) {
+            heads = headsOverride;
+            source = "--text-heads " + headsOverride;
+        }
+        if (activationOverride != null) activation = activation(activationOverride);
+        if (heads <= 0 || width % heads != 0) {
+            throw new UserInputException("checkpoint " + checkpoint + ": text width " + width
+                    + " cannot be split into " + heads + " heads of equal size (head count from " + source + ")");
+        }
+        return new ModelConfig(heads, source, activation);
+    }
+
+    /** Validates an --activation value. */
+    static String activation(String name) {
+        if (name.equals("quick_gelu") || name.equals("gelu")) return name;
+        throw new UserInputException("--activation " + name + ": expected quick_gelu or gelu");
     }
 
     private static String activation(List<Found> configs, Layout layout) {

@@ -26,7 +26,7 @@ import org.sith.io.Fs;
  * HDFS or S3. Only the header is read on open; tensors are read on demand with positioned reads,
  * which lets a job take a few rows of a large tensor without fetching the rest.
  */
-public final class SafeTensors implements Closeable {
+public final class SafeTensors implements Closeable, TensorSource {
     static final long MAX_HEADER_BYTES = 100L << 20;
     /** Read granularity: big enough for S3 throughput, small enough not to double a 300 MB tensor in memory. */
     private static final int CHUNK_BYTES = 8 << 20;
@@ -113,6 +113,11 @@ public final class SafeTensors implements Closeable {
         TensorInfo t = tensors.get(name);
         if (t == null) throw new UserInputException("tensor '" + name + "' missing in " + path);
         return t;
+    }
+
+    @Override
+    public long[] shape(String name) {
+        return info(name).shape();
     }
 
     public Map<String, String> metadata() {

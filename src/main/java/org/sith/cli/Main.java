@@ -14,7 +14,8 @@ public final class Main {
 
     static Map<String, Command> commands() {
         Map<String, Command> m = new LinkedHashMap<>();
-        for (Command c : List.of(new DemoCommand(), new DecomposeCommand(), new ExplainCommand(), new BenchmarkCommand())) {
+        for (Command c : List.of(new DemoCommand(), new EmbedConceptsCommand(), new DecomposeCommand(), new ExplainCommand(),
+                new BenchmarkCommand())) {
             m.put(c.name(), c);
         }
         return m;

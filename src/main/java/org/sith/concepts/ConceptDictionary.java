@@ -1,15 +1,7 @@
 package org.sith.concepts;
 
-import java.io.ByteArrayOutputStream;
-import java.io.FileNotFoundException;
-import java.io.IOException;
-import java.io.InputStream;
 import java.io.Serializable;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.nio.CharBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -21,10 +13,8 @@ import java.util.List;
 import java.util.Map;
 
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
 import org.sith.UserInputException;
-import org.sith.io.Fs;
+import org.sith.io.TextLines;
 import org.sith.io.Npy;
 
 /**
@@ -184,34 +174,8 @@ public final class ConceptDictionary implements Serializable {
     /** One concept per line, UTF-8; a trailing '\r' is stripped; blank lines are refused. */
     static String[] readVocabulary(String vocabPath, Configuration conf) {
         String label = "vocabulary " + vocabPath;
-        Path path = Fs.path(vocabPath);
-        FileSystem fs = Fs.fs(path, conf);
-        byte[] bytes;
-        try (InputStream in = fs.open(path)) {
-            ByteArrayOutputStream buf = new ByteArrayOutputStream();
-            in.transferTo(buf);
-            bytes = buf.toByteArray();
-        } catch (FileNotFoundException e) {
-            throw new UserInputException(label + ": no such file");
-        } catch (IOException e) {
-            throw new UncheckedIOException(label + ": " + e.getMessage(), e);
-        }
-        String text;
-        try {
-            CharBuffer cb = StandardCharsets.UTF_8.newDecoder()
-                    .onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(bytes));
-            text = cb.toString();
-        } catch (CharacterCodingException e) {
-            throw new UserInputException(label + ": not valid UTF-8");
-        }
-        if (text.startsWith("\uFEFF")) text = text.substring(1);
-        if (text.endsWith("\n")) text = text.substring(0, text.length() - 1);
-        if (text.isEmpty()) throw new UserInputException(label + ": file is empty");
-        String[] lines = text.split("\n", -1);
+        String[] lines = TextLines.read(vocabPath, conf, label);
         for (int i = 0; i < lines.length; i++) {
-            if (lines[i].endsWith("\r")) lines[i] = lines[i].substring(0, lines[i].length() - 1);
             if (lines[i].isBlank()) {
                 throw new UserInputException(label + ": line " + (i + 1) + " is blank");
             }

@@ -20,6 +20,7 @@ import org.sith.coding.Method;
 import org.sith.heads.Side;
 import org.sith.io.Fs;
 import org.sith.jobs.DecomposeJob;
+import org.sith.jobs.EmbedConceptsJob;
 import org.sith.jobs.ParquetFooters;
 import org.sith.jobs.Schemas;
 
@@ -44,8 +45,15 @@ public final class Demo {
         try (var o = fs.create(new Path(root, "model/open_clip_config.json"))) {
             o.write(clip.openClipConfig().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         }
+        String bpe = new Path(root, "model/demo-bpe.txt.gz").toString();
+        DemoBpe.writeOpenAiFormat(clip.merges, bpe, conf);
+        String vocab = new Path(root, "model/concepts.txt").toString();
+        try (var o = fs.create(new Path(vocab))) {
+            o.write((String.join("\n", clip.concepts) + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+        // the concept embeddings come from the model's own text tower, as a user's would
+        EmbedConceptsJob.run(spark, new EmbedConceptsJob.Params(model, vocab, bpe, null, null, out, overwrite, 2048, 512));
         String concepts = new Path(root, "concepts").toString();
-        writeConcepts(spark, clip, concepts);
 
         DecomposeJob.run(spark, new DecomposeJob.Params(model, concepts, null, null, "all", null, Side.RIGHT, null,
                 Method.COMP, 0.3, 5, "demo-clip", out, overwrite, false, 512));

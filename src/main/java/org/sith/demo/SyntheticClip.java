@@ -4,14 +4,20 @@ import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
+import org.sith.checkpoint.ClipText;
 import org.sith.checkpoint.TensorData;
+import org.sith.checkpoint.TensorMap;
 import org.sith.concepts.ConceptDictionary;
 import org.sith.io.FloatBits;
+import org.sith.model.ClipTokenizer;
+import org.sith.model.TextTower;
+import org.sith.model.Workspace;
 
 /**
  * A small CLIP vision tower whose heads write known concepts: for each {@link Plant}, head (layer,
@@ -41,8 +47,15 @@ public final class SyntheticClip {
     public final int p;
     public final int patch = 16;
     public final int image = 64;
+    public final int textWidth = 128;
+    public final int textLayers = 2;
+    public final int textHeads = 2;
+    public final int context = 77;
     public final String[] concepts;
-    public final float[] embeddings; // raw concept embeddings, N×p
+    /** BPE merges learned from the concept names: the model's own small tokenizer. */
+    public final List<String[]> merges;
+    public final ClipTokenizer tokenizer;
+    public final float[] embeddings; // raw concept embeddings from the text tower, N×p
     /** The model in OpenCLIP naming, F32, insertion-ordered. */
     public final LinkedHashMap<String, TensorData> tensors = new LinkedHashMap<>();
 
@@ -58,16 +71,50 @@ public final class SyntheticClip {
         Random rnd = new Random(seed);
         this.concepts = readConcepts();
         int n = concepts.length;
-        // CLIP text embeddings share a large common direction; the dictionary preparation removes it.
-        double[] common = gaussian(rnd, p, 1.0);
+        this.merges = DemoBpe.learn(Arrays.asList(concepts));
+        this.tokenizer = ClipTokenizer.fromMerges(merges, "demo BPE (" + merges.size() + " merges)");
+        buildText(rnd);
+        TextTower tower = TextTower.load(ClipText.of(new TensorMap("demo model", tensors), textHeads, "quick_gelu"));
+        List<int[]> tokens = new ArrayList<>();
+        for (String c : concepts) tokens.add(tokenizer.encode(c, context));
+        float[][] e = tower.embed(tokens, 512, new Workspace());
         embeddings = new float[n * p];
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < p; j++) embeddings[i * p + j] = (float) (rnd.nextGaussian() + 1.5 * common[j]);
-        }
+        for (int i = 0; i < n; i++) System.arraycopy(e[i], 0, embeddings, i * p, p);
         int[] ids = new int[n];
         for (int i = 0; i < n; i++) ids[i] = i;
         ConceptDictionary dict = ConceptDictionary.fromRows(ids, concepts, embeddings, p, "demo");
         build(rnd, dict);
+    }
+
+    /**
+     * A random text tower in OpenCLIP naming. Weights are scaled so that attention carries each
+     * word's tokens into the EOT row with a weight comparable to the EOT token itself: concept
+     * embeddings then differ as much as real CLIP ones do after the dictionary's centering.
+     */
+    private void buildText(Random rnd) {
+        int d = textWidth;
+        int v = tokenizer.vocabSize();
+        double w = 1 / Math.sqrt(d);
+        put("token_embedding.weight", new long[] {v, d}, randomF(rnd, v * d, 1.0));
+        put("positional_embedding", new long[] {context, d}, randomF(rnd, context * d, 0.1));
+        for (int l = 0; l < textLayers; l++) {
+            String b = "transformer.resblocks." + l + ".";
+            put(b + "ln_1.weight", new long[] {d}, constant(d, 1f));
+            put(b + "ln_1.bias", new long[] {d}, new float[d]);
+            put(b + "attn.in_proj_weight", new long[] {3 * d, d}, randomF(rnd, 3 * d * d, w));
+            put(b + "attn.in_proj_bias", new long[] {3 * d}, new float[3 * d]);
+            put(b + "attn.out_proj.weight", new long[] {d, d}, randomF(rnd, d * d, 2 * w));
+            put(b + "attn.out_proj.bias", new long[] {d}, new float[d]);
+            put(b + "ln_2.weight", new long[] {d}, constant(d, 1f));
+            put(b + "ln_2.bias", new long[] {d}, new float[d]);
+            put(b + "mlp.c_fc.weight", new long[] {4 * d, d}, randomF(rnd, 4 * d * d, w));
+            put(b + "mlp.c_fc.bias", new long[] {4 * d}, new float[4 * d]);
+            put(b + "mlp.c_proj.weight", new long[] {d, 4 * d}, randomF(rnd, 4 * d * d, 0.5 * w));
+            put(b + "mlp.c_proj.bias", new long[] {d}, new float[d]);
+        }
+        put("ln_final.weight", new long[] {d}, constant(d, 1f));
+        put("ln_final.bias", new long[] {d}, new float[d]);
+        put("text_projection", new long[] {d, p}, randomF(rnd, d * p, w));
     }
 
     private void build(Random rnd, ConceptDictionary dict) {
@@ -230,7 +277,9 @@ public final class SyntheticClip {
     public String openClipConfig() {
         return "{\n  \"model_cfg\": {\n    \"embed_dim\": " + p + ",\n    \"quick_gelu\": true,\n    \"vision_cfg\": {\"image_size\": "
                 + image + ", \"layers\": " + layers + ", \"width\": " + width + ", \"head_width\": " + (width / heads)
-                + ", \"patch_size\": " + patch + "}\n  }\n}\n";
+                + ", \"patch_size\": " + patch + "},\n    \"text_cfg\": {\"context_length\": " + context + ", \"vocab_size\": "
+                + tokenizer.vocabSize() + ", \"width\": " + textWidth + ", \"heads\": " + textHeads + ", \"layers\": " + textLayers
+                + "}\n  }\n}\n";
     }
 
     /** The same weights in Hugging Face CLIPModel naming (q/k/v split, projection transposed). */
@@ -246,41 +295,70 @@ public final class SyntheticClip {
         for (int l = 0; l < layers; l++) {
             String b = "visual.transformer.resblocks." + l + ".";
             String h = "vision_model.encoder.layers." + l + ".";
-            hf.put(h + "layer_norm1.weight", o.get(b + "ln_1.weight"));
-            hf.put(h + "layer_norm1.bias", o.get(b + "ln_1.bias"));
-            float[] w = o.get(b + "attn.in_proj_weight").data();
-            float[] bias = o.get(b + "attn.in_proj_bias").data();
-            String[] qkv = {"q", "k", "v"};
-            for (int i = 0; i < 3; i++) {
-                hf.put(h + "self_attn." + qkv[i] + "_proj.weight", new TensorData("F32", new long[] {d, d},
-                        java.util.Arrays.copyOfRange(w, i * d * d, (i + 1) * d * d)));
-                hf.put(h + "self_attn." + qkv[i] + "_proj.bias", new TensorData("F32", new long[] {d},
-                        java.util.Arrays.copyOfRange(bias, i * d, (i + 1) * d)));
-            }
-            hf.put(h + "self_attn.out_proj.weight", o.get(b + "attn.out_proj.weight"));
-            hf.put(h + "self_attn.out_proj.bias", o.get(b + "attn.out_proj.bias"));
-            hf.put(h + "layer_norm2.weight", o.get(b + "ln_2.weight"));
-            hf.put(h + "layer_norm2.bias", o.get(b + "ln_2.bias"));
-            hf.put(h + "mlp.fc1.weight", o.get(b + "mlp.c_fc.weight"));
-            hf.put(h + "mlp.fc1.bias", o.get(b + "mlp.c_fc.bias"));
-            hf.put(h + "mlp.fc2.weight", o.get(b + "mlp.c_proj.weight"));
-            hf.put(h + "mlp.fc2.bias", o.get(b + "mlp.c_proj.bias"));
+            splitBlock(hf, o, b, h, d);
         }
         hf.put("vision_model.post_layernorm.weight", o.get("visual.ln_post.weight"));
         hf.put("vision_model.post_layernorm.bias", o.get("visual.ln_post.bias"));
-        float[] proj = o.get("visual.proj").data();
-        float[] t = new float[p * d];
-        for (int r = 0; r < d; r++) for (int c = 0; c < p; c++) t[c * d + r] = proj[r * p + c];
-        hf.put("visual_projection.weight", new TensorData("F32", new long[] {p, d}, t));
+        hf.put("visual_projection.weight", new TensorData("F32", new long[] {p, d}, transpose(o.get("visual.proj").data(), d, p)));
         hf.put("logit_scale", o.get("logit_scale"));
+        putTextHf(hf);
         return hf;
+    }
+
+    /** The text tower under HF names: q/k/v split, projection transposed to (p, d_t). */
+    private void putTextHf(LinkedHashMap<String, TensorData> hf) {
+        Map<String, TensorData> o = tensors;
+        int d = textWidth;
+        hf.put("text_model.embeddings.token_embedding.weight", o.get("token_embedding.weight"));
+        hf.put("text_model.embeddings.position_embedding.weight", o.get("positional_embedding"));
+        for (int l = 0; l < textLayers; l++) {
+            String b = "transformer.resblocks." + l + ".";
+            String h = "text_model.encoder.layers." + l + ".";
+            splitBlock(hf, o, b, h, d);
+        }
+        hf.put("text_model.final_layer_norm.weight", o.get("ln_final.weight"));
+        hf.put("text_model.final_layer_norm.bias", o.get("ln_final.bias"));
+        hf.put("text_projection.weight", new TensorData("F32", new long[] {p, d}, transpose(o.get("text_projection").data(), d, p)));
+    }
+
+    /** One residual block from OpenCLIP prefix b to HF prefix h (fused q;k;v split into three). */
+    private static void splitBlock(LinkedHashMap<String, TensorData> hf, Map<String, TensorData> o, String b, String h, int d) {
+        hf.put(h + "layer_norm1.weight", o.get(b + "ln_1.weight"));
+        hf.put(h + "layer_norm1.bias", o.get(b + "ln_1.bias"));
+        float[] w = o.get(b + "attn.in_proj_weight").data();
+        float[] bias = o.get(b + "attn.in_proj_bias").data();
+        String[] qkv = {"q", "k", "v"};
+        for (int i = 0; i < 3; i++) {
+            hf.put(h + "self_attn." + qkv[i] + "_proj.weight", new TensorData("F32", new long[] {d, d},
+                    Arrays.copyOfRange(w, i * d * d, (i + 1) * d * d)));
+            hf.put(h + "self_attn." + qkv[i] + "_proj.bias", new TensorData("F32", new long[] {d},
+                    Arrays.copyOfRange(bias, i * d, (i + 1) * d)));
+        }
+        hf.put(h + "self_attn.out_proj.weight", o.get(b + "attn.out_proj.weight"));
+        hf.put(h + "self_attn.out_proj.bias", o.get(b + "attn.out_proj.bias"));
+        hf.put(h + "layer_norm2.weight", o.get(b + "ln_2.weight"));
+        hf.put(h + "layer_norm2.bias", o.get(b + "ln_2.bias"));
+        hf.put(h + "mlp.fc1.weight", o.get(b + "mlp.c_fc.weight"));
+        hf.put(h + "mlp.fc1.bias", o.get(b + "mlp.c_fc.bias"));
+        hf.put(h + "mlp.fc2.weight", o.get(b + "mlp.c_proj.weight"));
+        hf.put(h + "mlp.fc2.bias", o.get(b + "mlp.c_proj.bias"));
+    }
+
+    /** A rows×cols row-major matrix transposed. */
+    private static float[] transpose(float[] a, int rows, int cols) {
+        float[] t = new float[a.length];
+        for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) t[c * rows + r] = a[r * cols + c];
+        return t;
     }
 
     /** An HF config.json for this model. */
     public String hfConfig() {
         return "{\n  \"architectures\": [\"CLIPModel\"],\n  \"projection_dim\": " + p + ",\n  \"vision_config\": {\"hidden_size\": " + width
                 + ", \"num_attention_heads\": " + heads + ", \"num_hidden_layers\": " + layers + ", \"hidden_act\": \"quick_gelu\", "
-                + "\"image_size\": " + image + ", \"patch_size\": " + patch + ", \"intermediate_size\": " + (4 * width) + "}\n}\n";
+                + "\"image_size\": " + image + ", \"patch_size\": " + patch + ", \"intermediate_size\": " + (4 * width) + "},\n"
+                + "  \"text_config\": {\"hidden_size\": " + textWidth + ", \"num_attention_heads\": " + textHeads
+                + ", \"num_hidden_layers\": " + textLayers + ", \"hidden_act\": \"quick_gelu\", \"intermediate_size\": "
+                + (4 * textWidth) + ", \"max_position_embeddings\": " + context + ", \"vocab_size\": " + tokenizer.vocabSize() + "}\n}\n";
     }
 
     /** Rounds every weight to the nearest BF16 value, so F32 and BF16 files of this model hold the same numbers. */

@@ -1,0 +1,206 @@
+package org.sith.jobs;
+
+import java.io.IOException;
+import java.io.Serializable;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.util.LongAccumulator;
+import org.sith.UserInputException;
+import org.sith.checkpoint.ClipText;
+import org.sith.io.TextLines;
+import org.sith.linalg.Gemm;
+import org.sith.model.ClipTokenizer;
+import org.sith.model.TextTower;
+import org.sith.model.Workspace;
+
+/**
+ * `embed-concepts`: a vocabulary (one concept a line) through the checkpoint's own tokenizer and
+ * text tower into {@code concepts/} (id = 0-based line number, the line's text, raw embedding).
+ * The driver tokenizes (cheap) so that blank lines and concepts with identical tokens are found
+ * and reported before any work; executors embed fixed slices of concepts with the tower loaded
+ * once per JVM. Slices and the batches inside them depend only on the vocabulary, and tasks use
+ * one BLAS thread each, so the output bytes do not depend on the cluster's shape.
+ */
+public final class EmbedConceptsJob {
+    public static final String NAME = "embed-concepts";
+    private static final int LISTED = 5;
+
+    public record Params(String checkpoint, String vocab, String bpe, Integer textHeads, String activation, String out,
+                         boolean overwrite, int conceptsPerTask, int batchTokens) implements Serializable {}
+
+    public record Result(int embedded, int lines, List<String> notes, String out) {}
+
+    /** Concepts [first..] of the vocabulary with their token ids. */
+    record Slice(int[] ids, String[] concepts, int[][] tokens) implements Serializable {}
+
+    private EmbedConceptsJob() {}
+
+    public static Result run(SparkSession spark, Params p) {
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
+        Inputs.mustExist("checkpoint", p.checkpoint(), conf);
+        Inputs.mustExist("vocab", p.vocab(), conf);
+        if (p.bpe() != null) Inputs.mustExist("bpe", p.bpe(), conf);
+        OutputDir dir = OutputDir.prepare(p.out(), List.of("concepts"), p.overwrite(), false, false, conf);
+        RunRecord record = new RunRecord(NAME, spark);
+        try {
+            TextShape shape = TextShape.of(p, conf);
+            int heads = shape.heads();
+            String activation = shape.activation();
+            int context = shape.context();
+            int projDim = shape.projDim();
+            int modelVocab = shape.vocab();
+            ClipTokenizer tok = tokenizer(p, conf);
+            if (tok.vocabSize() > modelVocab) {
+                throw new UserInputException("tokenizer " + tok.source() + " has " + tok.vocabSize()
+                        + " tokens but the checkpoint's token embedding has only " + modelVocab + " rows: they do not belong together");
+            }
+            String[] lines = TextLines.read(p.vocab(), conf, "vocabulary " + p.vocab());
+            Vocabulary v = Vocabulary.tokenize(lines, tok, context);
+            if (v.ids.isEmpty()) throw new UserInputException("vocabulary " + p.vocab() + " has no concepts (only blank lines)");
+            List<String> notes = v.notes(p.vocab(), context);
+            for (String n : notes) System.err.println("sith " + NAME + ": " + n);
+
+            record.input("checkpoint", p.checkpoint(), conf).input("vocab", p.vocab(), conf);
+            record.inputFingerprint("tokenizer", tok.source(), tok.fingerprint());
+            record.param("text_heads", heads).param("activation", activation).param("context_length", context)
+                    .param("concepts_per_task", p.conceptsPerTask()).param("batch_tokens", p.batchTokens());
+            record.phase("tokenize");
+
+            List<Slice> slices = v.slices(p.conceptsPerTask());
+            JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+            Broadcast<SerializableConf> confB = jsc.broadcast(new SerializableConf(conf));
+            LongAccumulator counter = spark.sparkContext().longAccumulator("concepts");
+            String checkpoint = p.checkpoint();
+            int batchTokens = p.batchTokens();
+            var rows = jsc.parallelize(slices, slices.size()).flatMap(slice -> {
+                TaskContext tc = TaskContext.get();
+                Gemm.setBlasThreads(tc == null ? 1 : tc.cpus());
+                TextTower tower = TextTowerCache.get(checkpoint, confB.value().get(), heads, activation);
+                float[][] e = tower.embed(Arrays.asList(slice.tokens()), batchTokens, new Workspace());
+                List<Row> out = new ArrayList<>(e.length);
+                for (int i = 0; i < e.length; i++) out.add(RowFactory.create(slice.ids()[i], slice.concepts()[i], e[i]));
+                counter.add(e.length);
+                return out.iterator();
+            });
+            try (Progress progress = new Progress("sith " + NAME, "concepts", v.ids.size(), 0, counter)) {
+                spark.createDataFrame(rows, Schemas.CONCEPTS).write().parquet(dir.staged("concepts"));
+                progress.succeeded();
+            }
+            record.result("concepts", v.ids.size()).result("lines", lines.length).result("embedding_dim", projDim)
+                    .result("blank_lines", v.blank).result("duplicates", v.duplicates).result("truncated", v.truncated);
+            record.phase("embed");
+            dir.commit(record.toJson());
+            return new Result(v.ids.size(), lines.length, notes, p.out());
+        } catch (Throwable e) { // Spark throws undeclared checked exceptions (SparkException) too
+            DecomposeJob.waitForIdle(spark);
+            dir.abort(NAME, false);
+            throw e;
+        }
+    }
+
+    /** What the driver needs of the text tower; executors load the weights themselves. */
+    private record TextShape(int heads, String activation, int context, int vocab, int projDim) {
+        static TextShape of(Params p, Configuration conf) {
+            try (ClipText t = ClipText.open(p.checkpoint(), conf, p.textHeads(), p.activation())) {
+                return new TextShape(t.heads(), t.activation(), t.contextLength(), t.vocabSize(), t.projDim());
+            } catch (IOException e) {
+                throw new UncheckedIOException("checkpoint " + p.checkpoint() + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    private static ClipTokenizer tokenizer(Params p, Configuration conf) {
+        if (p.bpe() != null) return ClipTokenizer.load(p.bpe(), conf);
+        ClipTokenizer t = ClipTokenizer.besideCheckpoint(p.checkpoint(), conf);
+        if (t == null) {
+            throw new UserInputException("no tokenizer beside checkpoint " + p.checkpoint()
+                    + " (vocab.json + merges.txt, tokenizer.json or bpe_simple_vocab_16e6.txt.gz): pass --bpe FILE");
+        }
+        return t;
+    }
+
+    /** The vocabulary's lines sorted into concepts to embed, blank lines and duplicates. */
+    static final class Vocabulary {
+        final List<Integer> ids = new ArrayList<>();
+        final List<String> concepts = new ArrayList<>();
+        final List<int[]> tokens = new ArrayList<>();
+        final List<Integer> blank = new ArrayList<>();
+        final List<String> duplicates = new ArrayList<>();
+        final List<String> truncated = new ArrayList<>();
+
+        /** A line's concept is its text without surrounding whitespace; two lines with the same tokens embed identically, so the later is dropped. */
+        static Vocabulary tokenize(String[] lines, ClipTokenizer tok, int context) {
+            Vocabulary v = new Vocabulary();
+            Map<String, Integer> seen = new HashMap<>();
+            for (int i = 0; i < lines.length; i++) {
+                String c = lines[i].strip();
+                if (c.isEmpty()) {
+                    v.blank.add(i + 1);
+                    continue;
+                }
+                int[] full = tok.encode(c, Integer.MAX_VALUE);
+                int[] t = full.length > context ? tok.encode(c, context) : full;
+                Integer first = seen.putIfAbsent(Arrays.toString(t), i);
+                if (first != null) {
+                    v.duplicates.add("line " + (i + 1) + " '" + c + "' duplicates line " + (first + 1) + " '"
+                            + lines[first].strip() + "'" + (lines[first].strip().equals(c) ? "" : " (same tokens)"));
+                    continue;
+                }
+                if (full.length > context) v.truncated.add("line " + (i + 1) + " (" + (full.length - 2) + " tokens)");
+                v.ids.add(i);
+                v.concepts.add(c);
+                v.tokens.add(t);
+            }
+            return v;
+        }
+
+        List<String> notes(String vocab, int context) {
+            List<String> out = new ArrayList<>();
+            if (!blank.isEmpty()) {
+                out.add("skipped " + blank.size() + " blank line(s) of " + vocab + ": line " + listed(blank.stream().map(String::valueOf).toList()));
+            }
+            if (!duplicates.isEmpty()) {
+                out.add("skipped " + duplicates.size() + " duplicate(s): " + listed(duplicates));
+            }
+            if (!truncated.isEmpty()) {
+                out.add(truncated.size() + " concept(s) longer than the " + context + "-token context were truncated (EOT kept): "
+                        + listed(truncated));
+            }
+            return out;
+        }
+
+        private static String listed(List<String> items) {
+            String s = String.join(", ", items.subList(0, Math.min(LISTED, items.size())));
+            return items.size() > LISTED ? s + ", … (" + (items.size() - LISTED) + " more in _run.json)" : s;
+        }
+
+        List<Slice> slices(int perTask) {
+            List<Slice> out = new ArrayList<>();
+            for (int s = 0; s < ids.size(); s += perTask) {
+                int n = Math.min(perTask, ids.size() - s);
+                int[] id = new int[n];
+                String[] c = new String[n];
+                int[][] t = new int[n][];
+                for (int i = 0; i < n; i++) {
+                    id[i] = ids.get(s + i);
+                    c[i] = concepts.get(s + i);
+                    t[i] = tokens.get(s + i);
+                }
+                out.add(new Slice(id, c, t));
+            }
+            return out;
+        }
+    }
+}
