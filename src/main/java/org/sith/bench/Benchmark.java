@@ -199,7 +199,9 @@ public final class Benchmark {
         return s;
     }
 
-    public static List<String> run(SparkSession spark, int n, int p, int batch, boolean withDecompose, String workDir) throws Exception {
+    /** Parts of the benchmark: "coding" (roofline, COMP, SVD), "decompose", "text" (tower), "embed" (job over vocab + bpe). */
+    public static List<String> run(SparkSession spark, int n, int p, int batch, java.util.Set<String> suites, String workDir,
+                                   String vocab, String bpe) throws Exception {
         List<String> lines = new ArrayList<>();
         Benchmark b = new Benchmark(n, p, batch, s -> {
             System.out.println(s);
@@ -210,15 +212,19 @@ public final class Benchmark {
                 Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), Nd4j.factory().blas().getMaxThreads()));
         float[] dict = unitRows(new Random(1), n, p);
         double roof = b.roofline(dict);
-        b.comp(dict, 4096, 5, roof);
-        int cores = Runtime.getRuntime().availableProcessors();
-        if (cores > 1) {
-            b.compSlots(dict, 2048, 5, 1);
-            b.compSlots(dict, 2048, 5, cores);
+        if (suites.contains("coding")) {
+            b.comp(dict, 4096, 5, roof);
+            int cores = Runtime.getRuntime().availableProcessors();
+            if (cores > 1) {
+                b.compSlots(dict, 2048, 5, 1);
+                b.compSlots(dict, 2048, 5, cores);
+            }
         }
         dict = null;
-        b.headSvd(64);
-        if (withDecompose) {
+        if (suites.contains("coding")) b.headSvd(64);
+        if (suites.contains("text")) TextBenchmark.tower(4000, 512, roof, b.out);
+        if (suites.contains("embed")) TextBenchmark.embedJob(spark, vocab, bpe, workDir, b.out);
+        if (suites.contains("decompose")) {
             b.decompose(spark, "20,21,22,23", workDir);
             b.decompose(spark, "all", workDir);
         }

@@ -6,9 +6,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.sql.SparkSession;
 import org.sith.checkpoint.ClipText;
+import org.sith.checkpoint.SafeTensorsWriter;
 import org.sith.checkpoint.TensorData;
 import org.sith.checkpoint.TensorMap;
+import org.sith.jobs.EmbedConceptsJob;
 import org.sith.linalg.Gemm;
 import org.sith.model.TextTower;
 import org.sith.model.Workspace;
@@ -65,37 +69,56 @@ public final class TextBenchmark {
         return out;
     }
 
-    public static void main(String[] args) throws Exception {
-        int width = 512;
-        int layers = 12;
-        int heads = 8;
-        int p = 512;
-        int n = args.length > 0 ? Integer.parseInt(args[0]) : 4000;
-        int batch = args.length > 1 ? Integer.parseInt(args[1]) : 512;
+    /**
+     * Concepts per second through a random ViT-B/32-shaped text tower (width 512, 12 layers, 8
+     * heads, p=512), as one thread with all BLAS threads and as one single-BLAS-thread worker per
+     * core (how Spark tasks run it); prints the fraction of the roofline each reaches.
+     */
+    public static void tower(int n, int batchTokens, double roofline, Benchmark.PrintLine out) throws InterruptedException {
         TextTower tower = TextTower.load(ClipText.of(new TensorMap("random ViT-B/32 text tower",
-                randomTextTower(1, width, layers, p)), heads, "quick_gelu"));
+                randomTextTower(1, 512, 12, 512)), 8, "quick_gelu"));
         List<int[]> seqs = sequences(n, 2);
         long tokens = 0;
         for (int[] s : seqs) tokens += s.length;
-        Benchmark b = new Benchmark(20000, 768, 512, System.out::println);
-        double roof = b.roofline(Benchmark.unitRows(new Random(1), 20000, 768));
-        for (int threads : new int[] {1, 2}) {
-            Gemm.setBlasThreads(threads == 1 ? Runtime.getRuntime().availableProcessors() : 1);
-            tower.embed(seqs.subList(0, Math.min(200, n)), batch, new Workspace()); // warm-up
+        int cores = Runtime.getRuntime().availableProcessors();
+        for (int threads : cores > 1 ? new int[] {1, cores} : new int[] {1}) {
+            Gemm.setBlasThreads(threads == 1 ? cores : 1);
+            tower.embed(seqs.subList(0, Math.min(200, n)), batchTokens, new Workspace()); // warm-up
             long t0 = System.nanoTime();
             Thread[] ts = new Thread[threads];
             for (int k = 0; k < threads; k++) {
                 List<int[]> part = seqs.subList(k * n / threads, (k + 1) * n / threads);
-                ts[k] = new Thread(() -> tower.embed(part, batch, new Workspace()));
+                ts[k] = new Thread(() -> tower.embed(part, batchTokens, new Workspace()));
                 ts[k].start();
             }
             for (Thread th : ts) th.join();
             double s = (System.nanoTime() - t0) / 1e9;
             double gflops = (tokens * tower.flopsPerToken() + n * tower.projectionFlops()) / s / 1e9;
-            System.out.printf(Locale.ROOT, "text tower %s: %d concepts (%.1f tokens each), %d rows/batch: %.2f s, %.0f concepts/s, %.1f GFLOP/s = %.0f %% of roofline%n",
-                    threads == 1 ? "1 thread × all BLAS threads" : threads + " threads × 1 BLAS thread",
-                    n, (double) tokens / n, batch, s, n / s, gflops, 100 * gflops / roof);
+            out.line(String.format(Locale.ROOT, "text tower          ViT-B/32 shape, %s: %d concepts of %.1f tokens, %d rows/product: %.0f concepts/s, %.1f GFLOP/s = %.0f %% of roofline",
+                    threads == 1 ? "1 thread × " + cores + " BLAS threads" : threads + " threads × 1 BLAS thread",
+                    n, (double) tokens / n, batchTokens, n / s, gflops, 100 * gflops / roofline));
         }
+        Gemm.setBlasThreads(cores);
+    }
+
+    /** Writes a random text-only ViT-B/32-shaped checkpoint (F32, OpenCLIP naming, QuickGELU config). */
+    public static String writeTextCheckpoint(String dir, Configuration conf) throws java.io.IOException {
+        String ck = dir + "/vit-b-32-text-random.safetensors";
+        SafeTensorsWriter.write(ck, conf, randomTextTower(1, 512, 12, 512), java.util.Map.of());
+        java.nio.file.Files.writeString(java.nio.file.Path.of(dir, "open_clip_config.json"),
+                "{\"model_cfg\": {\"embed_dim\": 512, \"quick_gelu\": true, \"text_cfg\": {\"width\": 512, \"heads\": 8, \"layers\": 12, \"context_length\": 77}}}\n");
+        return ck;
+    }
+
+    /** The whole embed-concepts job over a real vocabulary and tokenizer on the given session. */
+    public static void embedJob(SparkSession spark, String vocab, String bpe, String workDir, Benchmark.PrintLine out) throws Exception {
+        String ck = writeTextCheckpoint(workDir, spark.sparkContext().hadoopConfiguration());
+        long t = System.nanoTime();
+        EmbedConceptsJob.Result r = EmbedConceptsJob.run(spark, new EmbedConceptsJob.Params(ck, vocab, bpe, null, null,
+                workDir + "/out-embed", true, 2048, 512));
+        double s = (System.nanoTime() - t) / 1e9;
+        out.line(String.format(Locale.ROOT, "embed-concepts      ViT-B/32 text shape, %s: %d concepts in %.1f s (%.0f concepts/s; 50,000 would take %.1f min), end to end incl. tokenizing and Parquet",
+                new org.apache.hadoop.fs.Path(vocab).getName(), r.embedded(), s, r.embedded() / s, 50000 / (r.embedded() / s) / 60));
     }
 
     private static float[] gauss(Random rnd, int n, double std) {

@@ -1,6 +1,5 @@
 package org.sith.cli;
 
-import static org.sith.cli.OptionSpec.flag;
 import static org.sith.cli.OptionSpec.value;
 
 import java.nio.file.Files;
@@ -17,7 +16,7 @@ final class BenchmarkCommand implements Command {
 
     @Override
     public String summary() {
-        return "Print measured figures: sgemm roofline, COMP throughput, head SVD time, a full ViT-L/14-shaped decompose.";
+        return "Print measured figures: sgemm roofline, COMP throughput, head SVD time, text-tower throughput, a full ViT-L/14-shaped decompose.";
     }
 
     @Override
@@ -26,7 +25,9 @@ final class BenchmarkCommand implements Command {
                 value("p", "P", "joint-space width", "768"),
                 value("batch-rows", "N", "rows per product", "512"),
                 value("work", "DIR", "scratch folder for the random model and outputs (default: a temporary folder)"),
-                flag("no-decompose", "only the roofline, COMP and SVD figures"));
+                value("suite", "LIST", "comma list of coding, text, decompose, embed (embed needs --vocab and --bpe)", "coding,text,decompose"),
+                value("vocab", "FILE", "a real vocabulary for the embed suite (e.g. 50k concepts)"),
+                value("bpe", "FILE", "the tokenizer for the embed suite (bpe_simple_vocab_16e6.txt.gz, vocab.json, ...)"));
     }
 
     @Override
@@ -34,13 +35,29 @@ final class BenchmarkCommand implements Command {
         o.positiveInt("concepts-n");
         o.positiveInt("p");
         o.positiveInt("batch-rows");
+        for (String s : suites(o)) {
+            if (!List.of("coding", "text", "decompose", "embed").contains(s)) {
+                throw new org.sith.UserInputException("--suite: unknown part '" + s + "' (coding, text, decompose, embed)");
+            }
+        }
+        if (suites(o).contains("embed")) {
+            o.required("vocab");
+            o.required("bpe");
+        }
+    }
+
+    private static java.util.Set<String> suites(Options o) {
+        java.util.Set<String> s = new java.util.LinkedHashSet<>();
+        for (String part : o.get("suite").split(",")) if (!part.isBlank()) s.add(part.trim());
+        return s;
     }
 
     @Override
     public int run(Options o, SparkSession spark) throws Exception {
         String work = o.get("work") != null ? o.get("work") : Files.createTempDirectory("sith-bench-").toString();
         Files.createDirectories(java.nio.file.Path.of(work));
-        Benchmark.run(spark, o.positiveInt("concepts-n"), o.positiveInt("p"), o.positiveInt("batch-rows"), !o.flag("no-decompose"), work);
+        Benchmark.run(spark, o.positiveInt("concepts-n"), o.positiveInt("p"), o.positiveInt("batch-rows"), suites(o), work,
+                o.get("vocab"), o.get("bpe"));
         return 0;
     }
 }

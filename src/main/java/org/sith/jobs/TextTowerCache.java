@@ -19,6 +19,7 @@ import org.sith.model.TextTower;
 final class TextTowerCache {
     private static String key;
     private static TextTower tower;
+    private static int loads;
 
     private TextTowerCache() {}
 
@@ -36,11 +37,17 @@ final class TextTowerCache {
             key = null;
             try (ClipText t = ClipText.open(checkpoint, conf, heads, activation)) {
                 tower = TextTower.load(t);
+                loads++;
             } catch (IOException e) {
                 throw new UncheckedIOException("checkpoint " + checkpoint + ": " + e.getMessage(), e);
             }
             key = k;
         }
         return tower;
+    }
+
+    /** How many times this JVM has read text weights (tests check it is once per checkpoint). */
+    static synchronized int loads() {
+        return loads;
     }
 }
