@@ -87,8 +87,10 @@ public final class ClipText implements Closeable {
         for (Layout l : Layout.values()) {
             if (src.has(l.tokenEmbedding()) && src.has(l.textBlockMarker(0))) return l;
         }
-        throw new UserInputException("checkpoint " + src.path() + " has no text tower (no token_embedding.weight / "
-                + "transformer.resblocks.* nor text_model.* tensors): it holds only the vision tower");
+        boolean vision = false;
+        for (Layout l : Layout.values()) vision |= src.has(l.blockMarker(0)) || src.has(l.classToken());
+        throw new UserInputException("checkpoint " + src.path() + " has no text tower (no token_embedding.weight + "
+                + "transformer.resblocks.* nor text_model.* tensors)" + (vision ? ": it holds only the vision tower" : ""));
     }
 
     public Layout layout() {

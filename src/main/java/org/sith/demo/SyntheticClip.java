@@ -162,8 +162,9 @@ public final class SyntheticClip {
         for (Plant pl : PLANTS) {
             if (pl.layer() == l && pl.head() == h) planted[pl.sv()] = writeDirection(dict, proj, pl);
         }
+        separateInNullSpace(rnd, proj, planted);
         double[][] v = new double[dh][];
-        // Planted directions first (in sv order) so Gram–Schmidt keeps the first one exact.
+        // Planted directions first (in sv order); they are already orthogonal, so Gram–Schmidt keeps them.
         for (int j = 0; j < dh; j++) {
             if (planted[j] != null) v[j] = orthonormalize(planted[j].clone(), vCols);
         }
@@ -183,6 +184,56 @@ public final class SyntheticClip {
             int col = h * dh + j;
             for (int o = 0; o < d; o++) outProj[o * d + col] = (float) v[j][o];
         }
+    }
+
+    /**
+     * Two planted write directions of one head are rarely orthogonal (their concepts correlate),
+     * and Gram–Schmidt would bend the later one away from its concepts. Instead each gets a
+     * component n_j in the residual directions the projection ignores (⊥ P's columns and ⊥ 1),
+     * with n_i·n_j = −w_i·w_j: the directions become orthogonal while their joint images stay
+     * exactly the planted combinations. The n_j are the rows of L·E with L·Lᵀ = s·I − G (G the
+     * Gram matrix, s large enough that this is positive definite) and E orthonormal null vectors.
+     */
+    private void separateInNullSpace(Random rnd, double[][] proj, double[][] planted) {
+        List<Integer> js = new ArrayList<>();
+        for (int j = 0; j < planted.length; j++) if (planted[j] != null) js.add(j);
+        int k = js.size();
+        if (k < 2) return;
+        double[][] m = new double[k][k];
+        double s = 0;
+        for (int a = 0; a < k; a++) {
+            double row = 0;
+            for (int b = 0; b < k; b++) {
+                m[a][b] = -dot(planted[js.get(a)], planted[js.get(b)]);
+                if (a != b) row += Math.abs(m[a][b]);
+            }
+            s = Math.max(s, row);
+        }
+        for (int a = 0; a < k; a++) m[a][a] = 1.01 * s + 1e-3; // diagonally dominant, so positive definite
+        double[][] low = new double[k][k];
+        for (int a = 0; a < k; a++) {
+            for (int b = 0; b <= a; b++) {
+                double sum = m[a][b];
+                for (int c = 0; c < b; c++) sum -= low[a][c] * low[b][c];
+                low[a][b] = a == b ? Math.sqrt(sum) : sum / low[b][b];
+            }
+        }
+        List<double[]> basis = new ArrayList<>();
+        for (double[] col : proj) basis.add(col.clone());
+        double[][] e = new double[k][];
+        for (int c = 0; c < k; c++) e[c] = orthonormalize(gaussian(rnd, width, 1.0), basis);
+        for (int a = 0; a < k; a++) {
+            double[] w = planted[js.get(a)];
+            for (int c = 0; c <= a; c++) {
+                for (int i = 0; i < width; i++) w[i] += low[a][c] * e[c][i];
+            }
+        }
+    }
+
+    private static double dot(double[] a, double[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) s += a[i] * b[i];
+        return s;
     }
 
     /** The residual direction w with LN_post(w)·P ∝ Σ c_i d_i (P has orthonormal columns ⊥ 1). */

@@ -9,10 +9,11 @@ import java.util.List;
  * The text side of CLIP's tokenizer before BPE: cleaning, pre-tokenization and the byte-level
  * alphabet. Shared by {@link ClipTokenizer} and the demo's BPE trainer, so both split text alike.
  *
- * <p>Python's definitions are followed where Java's differ: whitespace is {@code str.isspace}, and
- * the pre-tokenizer reproduces the {@code regex} module's case-insensitive matching of CLIP's
- * pattern. Character categories come from the running JVM's Unicode tables (Unicode 13 on Java 17),
- * so characters assigned in later Unicode versions may be split differently than in Python.
+ * <p>Python's definitions are followed where Java's differ: whitespace is {@code str.isspace},
+ * lowercasing is {@code str.lower} (its final-sigma rule is not Java's), and the pre-tokenizer
+ * reproduces the {@code regex} module's case-insensitive matching of CLIP's pattern. Character
+ * categories come from the running JVM's Unicode tables (Unicode 13 on Java 17), so characters
+ * assigned or reclassified in later Unicode versions may be split differently than in Python.
  */
 public final class TokenizerText {
     private TokenizerText() {}

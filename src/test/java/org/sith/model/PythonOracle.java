@@ -1,0 +1,81 @@
+package org.sith.model;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Assumptions;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+/** Runs python3 as an independent reference: JSON in on stdin, JSON out on stdout. Skips the test when python3 is absent. */
+public final class PythonOracle {
+    private PythonOracle() {}
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** Skips the calling test unless python3 can import the given modules. */
+    public static void assumeModules(String... modules) {
+        String imports = modules.length == 0 ? "pass" : "import " + String.join(", ", modules);
+        boolean ok;
+        try {
+            Process p = new ProcessBuilder("python3", "-c", imports).redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            ok = p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0;
+        } catch (IOException e) {
+            ok = false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            ok = false;
+        }
+        Assumptions.assumeTrue(ok, "python3 with " + String.join(", ", modules) + " not available: Python comparison skipped");
+    }
+
+    /**
+     * Token ids of CLIP's tokenizer written the plain way in Python (clip_bpe_oracle.py, reading
+     * HF's vocab.json and merges.txt): SOT … EOT, at most 77. Needs python3 with regex.
+     */
+    public static List<int[]> clipTokens(Path vocabJson, Path merges, List<String> texts, Path scratch)
+            throws IOException, InterruptedException {
+        Path script = scratch.resolve("clip_bpe_oracle.py");
+        try (var in = PythonOracle.class.getResourceAsStream("clip_bpe_oracle.py")) {
+            Files.copy(in, script, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        return run(List.of("python3", script.toString(), vocabJson.toString(), merges.toString()), texts,
+                new TypeReference<List<int[]>>() {});
+    }
+
+    static <T> T run(List<String> command, Object input, TypeReference<T> type) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(command);
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().put("PYTHONIOENCODING", "utf-8");
+        pb.environment().put("PYTHONUTF8", "1");
+        Path err = Files.createTempFile("python-oracle", ".err");
+        pb.redirectError(err.toFile());
+        Process p = pb.start();
+        byte[] in = JSON.writeValueAsBytes(input);
+        CompletableFuture<byte[]> out = CompletableFuture.supplyAsync(() -> {
+            try {
+                return p.getInputStream().readAllBytes();
+            } catch (IOException e) {
+                throw new RuntimeException(e);
+            }
+        });
+        try (OutputStream o = p.getOutputStream()) {
+            o.write(in);
+        }
+        byte[] result = out.join();
+        if (!p.waitFor(300, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            throw new AssertionError("python failed: " + cmd + "\n" + Files.readString(err, StandardCharsets.UTF_8));
+        }
+        Files.deleteIfExists(err);
+        return JSON.readValue(result, type);
+    }
+}
