@@ -39,8 +39,10 @@ record ModelConfig(int heads, String headsSource, String activation) {
             return root.path("vision_cfg").isObject() ? root.get("vision_cfg") : null;
         }
 
+        /** HF CLIPConfig keeps it in text_config; a bare CLIPTextConfig (CLIPTextModelWithProjection) at top level. */
         JsonNode hfText() {
-            return root.path("text_config").isObject() ? root.get("text_config") : null;
+            if (root.path("text_config").isObject()) return root.get("text_config");
+            return root.path("model_type").asText("").equals("clip_text_model") ? root : null;
         }
 
         JsonNode openClipText() {

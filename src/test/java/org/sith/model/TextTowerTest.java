@@ -131,6 +131,21 @@ class TextTowerTest {
         }
     }
 
+    /** CLIPTextModelWithProjection saves a text-only file with a bare CLIPTextConfig. */
+    @Test
+    void aTextOnlyHuggingFaceCheckpointTakesItsBareTextConfig() throws Exception {
+        TextFixtures f = TextFixtures.random(14, VOCAB, CTX, 32, 1, 2, 16);
+        Path ckpt = TextFixtures.write(tmp.resolve("text-only"), "model.safetensors", f.huggingFace(), "config.json",
+                "{\"model_type\": \"clip_text_model\", \"hidden_size\": 32, \"num_attention_heads\": 2, \"hidden_act\": \"gelu\"}");
+        try (ClipText t = ClipText.open(ckpt.toString(), new Configuration(), null, null)) {
+            assertEquals(2, t.heads());
+            assertEquals("gelu", t.activation());
+            List<int[]> seqs = sequences(15, 4);
+            float[] got = TextTower.load(t).embed(seqs, 512, new Workspace())[3];
+            assertTrue(relativeError(got, ReferenceTextForward.embed(f.huggingFace(), true, 2, false, seqs.get(3))) < 1e-5);
+        }
+    }
+
     @Test
     void aVisionOnlyCheckpointIsAUserErrorSayingSo() {
         TextFixtures f = TextFixtures.random(10, VOCAB, CTX, 16, 1, 2, 8);
