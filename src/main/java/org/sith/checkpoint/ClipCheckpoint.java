@@ -195,6 +195,49 @@ public final class ClipCheckpoint implements Closeable {
         return p;
     }
 
+    /** Block l's full weights for a forward pass, shape-checked. */
+    public BlockTensors block(int l) {
+        return BlockTensors.read(tensors, layout, layout.block(layer(l)), width);
+    }
+
+    /** Patch size P of the (d, 3, P, P) patch convolution. */
+    public int patchSize() {
+        long[] s = tensors.shape(layout.patchEmbed());
+        if (s.length != 4 || s[0] != width || s[1] != 3 || s[2] != s[3] || s[2] <= 0 || s[2] > 1024) {
+            throw BlockTensors.badShape(tensors, layout.patchEmbed(), s, "(" + width + ",3,P,P)");
+        }
+        return (int) s[2];
+    }
+
+    /** The patch convolution as a (d, 3·P·P) Linear weight, inputs in (channel, row, column) order. */
+    public float[] patchWeight() {
+        int p = patchSize();
+        return BlockTensors.read(tensors, layout.patchEmbed(), width, 3, p, p);
+    }
+
+    public float[] classEmbedding() {
+        return BlockTensors.read(tensors, layout.classToken(), width);
+    }
+
+    /** (T, d) with T = 1 + (image/P)²: the class token's position first. */
+    public float[] positions() {
+        long[] s = tensors.shape(layout.positions());
+        if (s.length != 2 || s[1] != width || s[0] < 2) throw BlockTensors.badShape(tensors, layout.positions(), s, "(T," + width + ")");
+        return tensors.readFloats(layout.positions());
+    }
+
+    public int tokens() {
+        return (int) tensors.shape(layout.positions())[0];
+    }
+
+    public float[] lnPreWeight() {
+        return BlockTensors.read(tensors, layout.lnPre("weight"), width);
+    }
+
+    public float[] lnPreBias() {
+        return BlockTensors.read(tensors, layout.lnPre("bias"), width);
+    }
+
     /** The stored tensor holding layer l's value weight (the fused q;k;v weight in OpenCLIP). */
     public String valueWeightName(int l) {
         return layout.valueWeight(layer(l));

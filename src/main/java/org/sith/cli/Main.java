@@ -14,7 +14,8 @@ public final class Main {
 
     static Map<String, Command> commands() {
         Map<String, Command> m = new LinkedHashMap<>();
-        for (Command c : List.of(new DemoCommand(), new EmbedConceptsCommand(), new DecomposeCommand(), new ExplainCommand(),
+        for (Command c : List.of(new DemoCommand(), new EmbedConceptsCommand(), new ImageMeanCommand(), new DecomposeCommand(), new ExplainCommand(),
+                new PreprocessCommand(), new MatchImagesCommand(),
                 new BenchmarkCommand())) {
             m.put(c.name(), c);
         }

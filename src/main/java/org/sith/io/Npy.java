@@ -154,6 +154,79 @@ public final class Npy {
         return c;
     }
 
+    // ---------------------------------------------------------------- rows of a large array
+
+    /** The header of an N-D array read in row ranges (e.g. N×3×S×S pixels too large to load whole). */
+    public record RowFile(String label, String path, long[] shape, int itemSize, ByteOrder order, long dataOffset) implements java.io.Serializable {
+        public long rows() {
+            return shape[0];
+        }
+
+        /** Values per row (the product of all axes but the first). */
+        public int rowSize() {
+            long n = 1;
+            for (int k = 1; k < shape.length; k++) n *= shape[k];
+            return (int) n;
+        }
+    }
+
+    /** Opens a C-order float array of up to {@code maxDims} axes for row-range reads; the whole header and size are checked. */
+    public static RowFile openRows(String role, String path, Configuration conf, int maxDims) {
+        String label = role + " " + path;
+        Path p = Fs.path(path);
+        FileSystem fs = Fs.fs(p, conf);
+        try (DataInputStream in = new DataInputStream(fs.open(p))) {
+            long length = fs.getFileStatus(p).getLen();
+            byte[] preamble = new byte[10];
+            in.readFully(preamble);
+            if (!Arrays.equals(Arrays.copyOf(preamble, 6), MAGIC)) throw new UserInputException(label + ": not a .npy file (bad magic)");
+            int major = preamble[6] & 0xff;
+            long headerLen;
+            int prefix;
+            if (major == 1) {
+                headerLen = (preamble[8] & 0xff) | ((preamble[9] & 0xff) << 8);
+                prefix = 10;
+            } else if (major == 2 || major == 3) {
+                byte[] b = new byte[2];
+                in.readFully(b);
+                headerLen = ByteBuffer.wrap(new byte[] {preamble[8], preamble[9], b[0], b[1]}).order(ByteOrder.LITTLE_ENDIAN).getInt() & 0xffffffffL;
+                prefix = 12;
+            } else {
+                throw new UserInputException(label + ": unsupported .npy version " + major);
+            }
+            if (prefix + headerLen > length || headerLen > (1 << 24)) throw new UserInputException(label + ": truncated file");
+            byte[] hb = new byte[(int) headerLen];
+            in.readFully(hb);
+            Header h = new HeaderParser(label, new String(hb, StandardCharsets.ISO_8859_1), maxDims).parse();
+            if (h.fortran && h.shape.length > 1) throw new UserInputException(label + ": Fortran order is not supported here (save it C-ordered)");
+            long count = 1;
+            for (long d : h.shape) count *= d;
+            if (length - prefix - headerLen != count * h.itemSize) {
+                throw new UserInputException(label + ": data is " + (length - prefix - headerLen) + " bytes but shape "
+                        + shapeText(h.shape) + " of " + h.descr + " needs " + count * h.itemSize);
+            }
+            return new RowFile(label, path, h.shape.clone(), h.itemSize, h.order, prefix + headerLen);
+        } catch (FileNotFoundException e) {
+            throw new UserInputException(label + ": no such file");
+        } catch (EOFException e) {
+            throw new UserInputException(label + ": truncated file");
+        } catch (IOException e) {
+            throw new UncheckedIOException(label + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Rows [first, first + count) as floats, C-order. */
+    public static float[] readRows(RowFile f, Configuration conf, long first, int count) {
+        Path p = Fs.path(f.path());
+        long rowBytes = (long) f.rowSize() * f.itemSize();
+        try (org.apache.hadoop.fs.FSDataInputStream in = Fs.fs(p, conf).open(p)) {
+            in.seek(f.dataOffset() + first * rowBytes);
+            return decode(in, count * f.rowSize(), f.itemSize(), f.order());
+        } catch (IOException e) {
+            throw new UncheckedIOException(f.label() + ": " + e.getMessage(), e);
+        }
+    }
+
     // ---------------------------------------------------------------- header
 
     private record Header(String descr, int itemSize, ByteOrder order, boolean fortran, long[] shape) {}
@@ -164,9 +237,16 @@ public final class Npy {
         private final String s;
         private int i;
 
+        private final int maxDims;
+
         HeaderParser(String label, String s) {
+            this(label, s, 2);
+        }
+
+        HeaderParser(String label, String s, int maxDims) {
             this.label = label;
             this.s = s;
+            this.maxDims = maxDims;
         }
 
         Header parse() {
@@ -214,9 +294,9 @@ public final class Npy {
             if (descr == null || fortran == null || shape == null) {
                 throw bad("missing key(s): need 'descr', 'fortran_order' and 'shape'");
             }
-            if (shape.length == 0 || shape.length > 2) {
+            if (shape.length == 0 || shape.length > maxDims) {
                 throw new UserInputException(label + ": array has " + shape.length
-                        + " dimensions, shape " + shapeText(shape) + " (need 1 or 2)");
+                        + " dimensions, shape " + shapeText(shape) + " (need 1" + (maxDims == 2 ? " or 2" : " to " + maxDims) + ")");
             }
             return dtype(descr, fortran, shape);
         }

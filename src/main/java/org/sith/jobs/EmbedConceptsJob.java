@@ -87,7 +87,7 @@ public final class EmbedConceptsJob {
             var rows = jsc.parallelize(slices, slices.size()).flatMap(slice -> {
                 TaskContext tc = TaskContext.get();
                 Gemm.setBlasThreads(tc == null ? 1 : tc.cpus());
-                TextTower tower = TextTowerCache.get(checkpoint, confB.value().get(), heads, activation);
+                TextTower tower = TowerCache.text(checkpoint, confB.value().get(), heads, activation);
                 float[][] e = tower.embed(Arrays.asList(slice.tokens()), batchTokens, new Workspace());
                 List<Row> out = new ArrayList<>(e.length);
                 for (int i = 0; i < e.length; i++) out.add(RowFactory.create(slice.ids()[i], slice.concepts()[i], e[i]));

@@ -111,8 +111,10 @@ public final class OutputDir {
                 Path staged = new Path(staging, name);
                 if (!fs.exists(staged)) continue;
                 Path target = new Path(out, name);
-                ParquetFooters.canonicalizeAll(fs, staged);
-                writeText(new Path(staged, "_run.json"), runJson);
+                if (fs.getFileStatus(staged).isDirectory()) { // a single-file output (image_mean.npy) has no footer or record
+                    ParquetFooters.canonicalizeAll(fs, staged);
+                    writeText(new Path(staged, "_run.json"), runJson);
+                }
                 if (fs.exists(target)) fs.delete(target, true);
                 if (!fs.rename(staged, target)) throw new IOException("cannot move " + staged + " to " + target);
             }

@@ -60,6 +60,16 @@ public final class Schemas {
         createStructField("concept", StringType, false),
         createStructField("embedding", createArrayType(FloatType, false), false)});
 
+    /** SPEC §10 matches: the top images of each explained vector, rank 1 = best. */
+    public static final StructType MATCHES = createStructType(new StructField[] {
+        createStructField("model", StringType, false),
+        createStructField("layer", IntegerType, false),
+        createStructField("head", IntegerType, false),
+        createStructField("sv", IntegerType, false),
+        createStructField("rank", IntegerType, false),
+        createStructField("image", StringType, false),
+        createStructField("score", DoubleType, false)});
+
     /** One decomposed vector: the explanation columns followed by the two singular_vectors arrays. */
     public static final StructType DECOMPOSED;
 

@@ -13,6 +13,16 @@ final class Attention {
      * softmax(q·kᵀ/√dh)·v of each head into out (rows of d). With causal, row i sees rows ≤ i.
      */
     static void heads(float[] qkv, int start, int len, int d, int heads, boolean causal, float[] out) {
+        heads(qkv, start, len, d, heads, causal, out, null, 0);
+    }
+
+    /**
+     * As above; when {@code firstRowWeights} is not null, also stores the attention weights of the
+     * sequence's first row (the CLS query of a vision sequence) for each head h at
+     * {@code firstRowWeights[offset + h·len + t]}.
+     */
+    static void heads(float[] qkv, int start, int len, int d, int heads, boolean causal, float[] out,
+                      float[] firstRowWeights, int offset) {
         int dh = d / heads;
         double scale = 1.0 / Math.sqrt(dh);
         double[] w = new double[len];
@@ -36,6 +46,9 @@ final class Attention {
                 for (int j = 0; j < visible; j++) {
                     w[j] = Math.exp(w[j] - max);
                     sum += w[j];
+                }
+                if (i == 0 && firstRowWeights != null) {
+                    for (int j = 0; j < visible; j++) firstRowWeights[offset + h * len + j] = (float) (w[j] / sum);
                 }
                 java.util.Arrays.fill(acc, 0);
                 for (int j = 0; j < visible; j++) {

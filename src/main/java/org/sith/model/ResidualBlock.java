@@ -32,12 +32,22 @@ final class ResidualBlock {
 
     /** Updates x (rows × d) in place; sequence s occupies rows [starts[s], starts[s] + lengths[s]). */
     void forward(float[] x, int rows, int[] starts, int[] lengths, boolean causal, Workspace ws) {
+        forward(x, rows, starts, lengths, causal, ws, null);
+    }
+
+    /**
+     * As above; with {@code firstRowAttention} (sequences of equal length T), also stores each
+     * sequence's first-row attention weights at [s·heads·T + h·T + t].
+     */
+    void forward(float[] x, int rows, int[] starts, int[] lengths, boolean causal, Workspace ws, float[] firstRowAttention) {
         float[] h = ws.floats("h", rows * d);
         float[] big = ws.floats("big", rows * Math.max(3 * d, fc.out));
         float[] a = ws.floats("attn", rows * d);
         ln1.apply(x, rows, h);
         qkv.apply(h, rows, big, ws);
-        for (int s = 0; s < starts.length; s++) Attention.heads(big, starts[s], lengths[s], d, heads, causal, a);
+        for (int s = 0; s < starts.length; s++) {
+            Attention.heads(big, starts[s], lengths[s], d, heads, causal, a, firstRowAttention, s * heads * lengths[s]);
+        }
         out.apply(a, rows, h, ws);
         addInPlace(x, h, rows * d);
         ln2.apply(x, rows, h);

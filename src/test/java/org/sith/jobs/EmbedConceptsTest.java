@@ -100,12 +100,12 @@ class EmbedConceptsTest extends SparkTestBase {
         Path ckpt = model.writeHuggingFace(dir, false); // config says gelu
         Files.copy(HF_TOKENIZER.resolve("vocab.json"), dir.resolve("vocab.json"));
         Files.copy(HF_TOKENIZER.resolve("merges.txt"), dir.resolve("merges.txt"));
-        int loadsBefore = TextTowerCache.loads();
+        int loadsBefore = TowerCache.TEXT.loads();
         String out = tmp.resolve("out-hf").toString();
         Run run = cli("embed-concepts", "--checkpoint", ckpt.toString(), "--vocab", vocab.toString(), "--out", out,
                 "--concepts-per-task", "40");
         assertEquals(0, run.status(), run.stderr());
-        assertEquals(1, TextTowerCache.loads() - loadsBefore, "weights read once, though the job ran several tasks");
+        assertEquals(1, TowerCache.TEXT.loads() - loadsBefore, "weights read once, though the job ran several tasks");
         check(out, model.huggingFace(), true, false, run.stderr());
     }
 

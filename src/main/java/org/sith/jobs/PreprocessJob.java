@@ -1,0 +1,151 @@
+package org.sith.jobs;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.Serializable;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.util.LongAccumulator;
+import org.sith.UserInputException;
+import org.sith.io.Fs;
+import org.sith.io.Npy;
+import org.sith.model.Preprocessor;
+
+/**
+ * `preprocess`: images decoded, resized (PIL-exact bicubic), center-cropped and normalized into
+ * one {@code pixels.npy} (N×3×S×S float32) plus {@code pixels_index/} (row → image, and every
+ * skipped image with the reason). Tasks write their slice's pixels as raw parts; the driver
+ * streams the parts, in slice order, behind one .npy header.
+ */
+public final class PreprocessJob {
+    public static final String NAME = "preprocess";
+    static final StructType INDEX = new StructType()
+            .add("row", DataTypes.IntegerType, true)
+            .add("image", DataTypes.StringType, false)
+            .add("error", DataTypes.StringType, true);
+
+    public record Params(String checkpoint, String images, Integer size, String out, boolean overwrite, int imagesPerTask)
+            implements Serializable {}
+
+    public record Result(int rows, List<String> skipped, int size, String out) {}
+
+    /** A slice's image ids in listing order, each with null (decoded) or the reason it was skipped. */
+    record SliceResult(int slice, List<String> ids, List<String> errors) implements Serializable {
+        int decoded() {
+            return (int) errors.stream().filter(e -> e == null).count();
+        }
+    }
+
+    private PreprocessJob() {}
+
+    public static Result run(SparkSession spark, Params p) {
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
+        if (p.checkpoint() != null) Inputs.mustExist("checkpoint", p.checkpoint(), conf);
+        OutputDir dir = OutputDir.prepare(p.out(), List.of("pixels.npy", "pixels_index"), p.overwrite(), false, false, conf);
+        RunRecord record = new RunRecord(NAME, spark);
+        try {
+            Preprocessor pre = p.checkpoint() != null ? Preprocessor.fromConfig(p.checkpoint(), conf, p.size())
+                    : Preprocessor.of(p.size() != null ? p.size() : Preprocessor.DEFAULT_SIZE, Preprocessor.CLIP_MEAN, Preprocessor.CLIP_STD);
+            if (ImageInputs.isPixelArray(p.images())) throw new UserInputException("--images " + p.images() + " is already an array of preprocessed pixels");
+            List<ImageInputs.ImageRef> refs = ImageInputs.list(p.images(), conf);
+            if (p.checkpoint() != null) record.input("checkpoint", p.checkpoint(), conf);
+            record.inputFingerprint("images", p.images(), ImageInputs.fingerprint(refs));
+            record.param("size", pre.size()).param("mean", pre.mean()).param("std", pre.std()).param("preprocessing", pre.source())
+                    .param("images_per_task", p.imagesPerTask());
+            record.phase("prepare");
+
+            List<List<ImageInputs.ImageRef>> slices = ImageInputs.slices(refs, p.imagesPerTask());
+            List<Integer> indices = new ArrayList<>();
+            for (int i = 0; i < slices.size(); i++) indices.add(i);
+            JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+            Broadcast<SerializableConf> confB = jsc.broadcast(new SerializableConf(conf));
+            Broadcast<List<List<ImageInputs.ImageRef>>> slicesB = jsc.broadcast(slices);
+            LongAccumulator counter = spark.sparkContext().longAccumulator("images");
+            String parts = dir.work(NAME).toString();
+            List<SliceResult> results;
+            try (Progress progress = new Progress("sith " + NAME, "images", refs.size(), 0, counter)) {
+                results = new ArrayList<>(jsc.parallelize(indices, indices.size()).map(i -> {
+                    Configuration c = confB.value().get();
+                    List<ImageInputs.ImageRef> slice = slicesB.value().get(i);
+                    ImageInputs.Batch batch = ImageInputs.Batch.load(slice, pre, c);
+                    writePart(new Path(parts, String.format("part-%05d.f32", i)), batch.pixels(), c);
+                    List<String> ids = new ArrayList<>();
+                    List<String> errors = new ArrayList<>();
+                    int skippedSeen = 0;
+                    for (ImageInputs.ImageRef r : slice) {
+                        ids.add(r.id());
+                        errors.add(batch.decoded().contains(r) ? null : batch.skipped().get(skippedSeen++));
+                    }
+                    counter.add(slice.size());
+                    return new SliceResult(i, ids, errors);
+                }).collect());
+                progress.succeeded();
+            }
+            results.sort(Comparator.comparingInt(SliceResult::slice));
+            int rows = results.stream().mapToInt(SliceResult::decoded).sum();
+            List<String> skipped = new ArrayList<>();
+            for (SliceResult r : results) for (String e : r.errors()) if (e != null) skipped.add(e);
+            for (String s : skipped) System.err.println("sith " + NAME + ": skipped " + s);
+            if (rows == 0) throw new UserInputException("--images " + p.images() + ": none of the " + refs.size() + " images could be decoded");
+            concatenate(dir.staged("pixels.npy"), parts, results.size(), new long[] {rows, 3, pre.size(), pre.size()}, conf);
+            List<Row> index = new ArrayList<>();
+            int row = 0;
+            for (SliceResult r : results) {
+                for (int k = 0; k < r.ids().size(); k++) {
+                    String e = r.errors().get(k);
+                    index.add(RowFactory.create(e == null ? row++ : null, r.ids().get(k), e));
+                }
+            }
+            spark.createDataFrame(index, INDEX).coalesce(1).write().parquet(dir.staged("pixels_index"));
+            record.result("rows", rows).result("skipped", skipped);
+            record.phase("preprocess");
+            dir.commit(record.toJson());
+            dir.deleteWork(NAME);
+            return new Result(rows, skipped, pre.size(), p.out());
+        } catch (Throwable e) { // Spark throws undeclared checked exceptions (SparkException) too
+            DecomposeJob.waitForIdle(spark);
+            dir.abort(NAME, false);
+            throw e;
+        }
+    }
+
+    private static void writePart(Path p, float[] data, Configuration conf) throws IOException {
+        ByteBuffer bb = ByteBuffer.allocate(data.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        bb.asFloatBuffer().put(data);
+        try (OutputStream o = Fs.fs(p, conf).create(p, true)) {
+            o.write(bb.array());
+        }
+    }
+
+    private static void concatenate(String target, String parts, int n, long[] shape, Configuration conf) {
+        Path t = Fs.path(target);
+        FileSystem fs = Fs.fs(t, conf);
+        try (OutputStream o = fs.create(t, true)) {
+            o.write(Npy.header("<f4", shape));
+            for (int i = 0; i < n; i++) {
+                Path part = new Path(parts, String.format("part-%05d.f32", i));
+                try (InputStream in = fs.open(part)) {
+                    in.transferTo(o);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + target + ": " + e.getMessage(), e);
+        }
+    }
+}
