@@ -199,9 +199,12 @@ public final class Benchmark {
         return s;
     }
 
-    /** Parts of the benchmark: "coding" (roofline, COMP, SVD), "decompose", "text" (tower), "embed" (job over vocab + bpe). */
+    /**
+     * Parts of the benchmark: "coding" (roofline, COMP, SVD), "decompose", "text" (tower), "embed"
+     * (job over vocab + bpe), "vision" (tower), "match" (match-images over matchImages JPEGs).
+     */
     public static List<String> run(SparkSession spark, int n, int p, int batch, java.util.Set<String> suites, String workDir,
-                                   String vocab, String bpe) throws Exception {
+                                   String vocab, String bpe, int matchImages) throws Exception {
         List<String> lines = new ArrayList<>();
         Benchmark b = new Benchmark(n, p, batch, s -> {
             System.out.println(s);
@@ -224,6 +227,11 @@ public final class Benchmark {
         if (suites.contains("coding")) b.headSvd(64);
         if (suites.contains("text")) TextBenchmark.tower(4000, 512, roof, b.out);
         if (suites.contains("embed")) TextBenchmark.embedJob(spark, vocab, bpe, workDir, b.out);
+        if (suites.contains("vision") || suites.contains("match")) {
+            String b32 = ImageBenchmark.writeVitB32(workDir, spark.sparkContext().hadoopConfiguration());
+            if (suites.contains("vision")) ImageBenchmark.tower(b32, 64, roof, b.out);
+            if (suites.contains("match")) ImageBenchmark.matchImages(spark, b32, matchImages, workDir, b.out);
+        }
         if (suites.contains("decompose")) {
             b.decompose(spark, "20,21,22,23", workDir);
             b.decompose(spark, "all", workDir);

@@ -25,7 +25,8 @@ final class BenchmarkCommand implements Command {
                 value("p", "P", "joint-space width", "768"),
                 value("batch-rows", "N", "rows per product", "512"),
                 value("work", "DIR", "scratch folder for the random model and outputs (default: a temporary folder)"),
-                value("suite", "LIST", "comma list of coding, text, decompose, embed (embed needs --vocab and --bpe)", "coding,text,decompose"),
+                value("suite", "LIST", "comma list of coding, text, vision, decompose, embed, match (embed needs --vocab and --bpe)", "coding,text,vision,decompose"),
+                value("match-images", "N", "images for the match suite", "10000"),
                 value("vocab", "FILE", "a real vocabulary for the embed suite (e.g. 50k concepts)"),
                 value("bpe", "FILE", "the tokenizer for the embed suite (bpe_simple_vocab_16e6.txt.gz, vocab.json, ...)"));
     }
@@ -35,9 +36,10 @@ final class BenchmarkCommand implements Command {
         o.positiveInt("concepts-n");
         o.positiveInt("p");
         o.positiveInt("batch-rows");
+        o.positiveInt("match-images");
         for (String s : suites(o)) {
-            if (!List.of("coding", "text", "decompose", "embed").contains(s)) {
-                throw new org.sith.UserInputException("--suite: unknown part '" + s + "' (coding, text, decompose, embed)");
+            if (!List.of("coding", "text", "vision", "decompose", "embed", "match").contains(s)) {
+                throw new org.sith.UserInputException("--suite: unknown part '" + s + "' (coding, text, vision, decompose, embed, match)");
             }
         }
         if (suites(o).contains("embed")) {
@@ -57,7 +59,7 @@ final class BenchmarkCommand implements Command {
         String work = o.get("work") != null ? o.get("work") : Files.createTempDirectory("sith-bench-").toString();
         Files.createDirectories(java.nio.file.Path.of(work));
         Benchmark.run(spark, o.positiveInt("concepts-n"), o.positiveInt("p"), o.positiveInt("batch-rows"), suites(o), work,
-                o.get("vocab"), o.get("bpe"));
+                o.get("vocab"), o.get("bpe"), o.positiveInt("match-images"));
         return 0;
     }
 }
