@@ -51,14 +51,16 @@ public final class ImageDecoder {
 
     public static Decoded decode(byte[] bytes, String name) {
         if (bytes == null || bytes.length == 0) throw new UserInputException("image " + name + ": not a JPEG or PNG (empty file)");
-        if (isPng(bytes)) return read("png", bytes, name, false);
+        if (isPng(bytes)) return read("png", bytes, name, null);
         if (bytes.length >= 3 && (bytes[0] & 0xFF) == 0xFF && (bytes[1] & 0xFF) == 0xD8 && (bytes[2] & 0xFF) == 0xFF) {
-            return read("jpeg", JpegMarkers.prepare(bytes, name), name, true);
+            JpegMarkers.Prepared p = JpegMarkers.prepare(bytes, name);
+            return read("jpeg", p.bytes(), name, p);
         }
         throw new UserInputException("image " + name + ": not a JPEG or PNG" + guessFormat(bytes));
     }
 
-    private static Decoded read(String format, byte[] bytes, String name, boolean jpeg) {
+    /** jpeg is null for a PNG. */
+    private static Decoded read(String format, byte[] bytes, String name, JpegMarkers.Prepared jpeg) {
         ImageReader reader = reader(format);
         List<String> warnings = new ArrayList<>();
         try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(bytes))) {
@@ -70,12 +72,7 @@ public final class ImageDecoder {
                         + " pixels is more than PIL's limit of " + MAX_PIXELS + " (decompression bomb)");
             }
             BufferedImage image = reader.read(0);
-            if (jpeg) {
-                // libjpeg pads a JPEG whose data ends early with grey and only warns; PIL refuses it
-                for (String w : warnings) {
-                    if (w.contains("Premature end")) throw new UserInputException("image " + name + ": truncated/corrupt (" + w + ")");
-                }
-            }
+            if (jpeg != null) checkComplete(warnings, jpeg.progressive(), name);
             return toRgb(image, name);
         } catch (UserInputException e) {
             throw e;
@@ -84,6 +81,25 @@ public final class ImageDecoder {
             throw new UserInputException("image " + name + ": truncated/corrupt (" + reason(e) + ")", e);
         } finally {
             reader.dispose();
+        }
+    }
+
+    /**
+     * The JDK's reader pads a JPEG whose data ends early with grey and only warns; PIL (libjpeg with
+     * a suspending source) refuses it as truncated. PIL accepts a baseline JPEG that lacks only the
+     * final EOI marker (all rows were decoded), but not a progressive one: libjpeg must see EOI
+     * before it outputs a multi-scan image. A "premature end of data segment" without the missing
+     * EOI is corruption inside the file, which PIL's libjpeg also only warns about.
+     */
+    private static void checkComplete(List<String> warnings, boolean progressive, String name) {
+        boolean missingEoi = false, cutScan = false;
+        for (String w : warnings) {
+            String l = w.toLowerCase(java.util.Locale.ROOT);
+            missingEoi |= l.contains("missing eoi");
+            cutScan |= l.contains("premature end");
+        }
+        if (missingEoi && (cutScan || progressive)) {
+            throw new UserInputException("image " + name + ": truncated/corrupt (the JPEG data ends before the image does)");
         }
     }
 

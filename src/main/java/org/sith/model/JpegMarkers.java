@@ -24,10 +24,13 @@ final class JpegMarkers {
     /** A minimal JFIF 1.01 APP0 segment (no thumbnail). */
     private static final byte[] JFIF = {(byte) 0xFF, (byte) 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0};
 
-    static byte[] prepare(byte[] b, String name) {
+    /** The bytes to decode, and whether the frame is progressive (SOF2). */
+    record Prepared(byte[] bytes, boolean progressive) {}
+
+    static Prepared prepare(byte[] b, String name) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(b.length);
         out.write(b, 0, 2); // SOI
-        boolean jfif = false, adobe = false, exif = false, stripped = false;
+        boolean jfif = false, adobe = false, exif = false, stripped = false, progressive = false;
         int sofAt = -1;
         int p = 2;
         while (p + 4 <= b.length && (b[p] & 0xFF) == 0xFF) {
@@ -47,6 +50,7 @@ final class JpegMarkers {
                 if (m == 0xEE && startsWith(b, body, end, "Adobe")) adobe = true;
                 if (isSof(m)) {
                     sofAt = out.size();
+                    progressive = m == 0xC2;
                     checkSof(b, m, body, end, name);
                 }
                 out.write(b, p, end - p);
@@ -60,9 +64,9 @@ final class JpegMarkers {
             System.arraycopy(result, 0, withJfif, 0, 2);
             System.arraycopy(JFIF, 0, withJfif, 2, JFIF.length);
             System.arraycopy(result, 2, withJfif, 2 + JFIF.length, result.length - 2);
-            return withJfif;
+            return new Prepared(withJfif, progressive);
         }
-        return stripped ? result : b;
+        return new Prepared(stripped ? result : b, progressive);
     }
 
     private static boolean isSof(int m) {
