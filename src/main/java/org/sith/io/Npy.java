@@ -70,34 +70,10 @@ public final class Npy {
     }
 
     private static NpyArray read(String label, DataInputStream in, long fileLength) throws IOException {
-        byte[] preamble = new byte[8];
-        in.readFully(preamble);
-        if (!Arrays.equals(Arrays.copyOf(preamble, 6), MAGIC)) {
-            throw new UserInputException(label + ": not a .npy file (bad magic)");
-        }
-        int major = preamble[6] & 0xff, minor = preamble[7] & 0xff;
-        if (major < 1 || major > 3 || minor != 0) {
-            throw new UserInputException(label + ": unsupported .npy version " + major + "." + minor);
-        }
-        long headerLen;
-        int prefix;
-        if (major == 1) {
-            headerLen = (in.readUnsignedByte() | (in.readUnsignedByte() << 8));
-            prefix = 10;
-        } else {
-            byte[] b = new byte[4];
-            in.readFully(b);
-            headerLen = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).getInt() & 0xffffffffL;
-            prefix = 12;
-        }
-        if (prefix + headerLen > fileLength || headerLen > (1 << 24)) {
-            throw new UserInputException(label + ": truncated file (header of " + headerLen + " bytes)");
-        }
-        byte[] hb = new byte[(int) headerLen];
-        in.readFully(hb);
-        // Versions 1 and 2 are latin-1; version 3 is UTF-8. The dict itself is ASCII either way.
-        String headerText = new String(hb, major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
-        Header h = new HeaderParser(label, headerText).parse();
+        Preamble pre = preamble(label, in, fileLength, 2);
+        long headerLen = pre.headerLen();
+        int prefix = pre.prefix();
+        Header h = pre.header();
 
         long count = 1;
         for (long d : h.shape) {
@@ -154,6 +130,40 @@ public final class Npy {
         return c;
     }
 
+    /** The header as read from the start of a file: its length, the bytes before it, and its dict. */
+    private record Preamble(long headerLen, int prefix, Header header) {}
+
+    private static Preamble preamble(String label, DataInputStream in, long fileLength, int maxDims) throws IOException {
+        byte[] preamble = new byte[8];
+        in.readFully(preamble);
+        if (!Arrays.equals(Arrays.copyOf(preamble, 6), MAGIC)) {
+            throw new UserInputException(label + ": not a .npy file (bad magic)");
+        }
+        int major = preamble[6] & 0xff, minor = preamble[7] & 0xff;
+        if (major < 1 || major > 3 || minor != 0) {
+            throw new UserInputException(label + ": unsupported .npy version " + major + "." + minor);
+        }
+        long headerLen;
+        int prefix;
+        if (major == 1) {
+            headerLen = (in.readUnsignedByte() | (in.readUnsignedByte() << 8));
+            prefix = 10;
+        } else {
+            byte[] b = new byte[4];
+            in.readFully(b);
+            headerLen = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).getInt() & 0xffffffffL;
+            prefix = 12;
+        }
+        if (prefix + headerLen > fileLength || headerLen > (1 << 24)) {
+            throw new UserInputException(label + ": truncated file (header of " + headerLen + " bytes)");
+        }
+        byte[] hb = new byte[(int) headerLen];
+        in.readFully(hb);
+        // Versions 1 and 2 are latin-1; version 3 is UTF-8. The dict itself is ASCII either way.
+        String headerText = new String(hb, major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
+        return new Preamble(headerLen, prefix, new HeaderParser(label, headerText, maxDims).parse());
+    }
+
     // ---------------------------------------------------------------- rows of a large array
 
     /** The header of an N-D array read in row ranges (e.g. N×3×S×S pixels too large to load whole). */
@@ -177,27 +187,10 @@ public final class Npy {
         FileSystem fs = Fs.fs(p, conf);
         try (DataInputStream in = new DataInputStream(fs.open(p))) {
             long length = fs.getFileStatus(p).getLen();
-            byte[] preamble = new byte[10];
-            in.readFully(preamble);
-            if (!Arrays.equals(Arrays.copyOf(preamble, 6), MAGIC)) throw new UserInputException(label + ": not a .npy file (bad magic)");
-            int major = preamble[6] & 0xff;
-            long headerLen;
-            int prefix;
-            if (major == 1) {
-                headerLen = (preamble[8] & 0xff) | ((preamble[9] & 0xff) << 8);
-                prefix = 10;
-            } else if (major == 2 || major == 3) {
-                byte[] b = new byte[2];
-                in.readFully(b);
-                headerLen = ByteBuffer.wrap(new byte[] {preamble[8], preamble[9], b[0], b[1]}).order(ByteOrder.LITTLE_ENDIAN).getInt() & 0xffffffffL;
-                prefix = 12;
-            } else {
-                throw new UserInputException(label + ": unsupported .npy version " + major);
-            }
-            if (prefix + headerLen > length || headerLen > (1 << 24)) throw new UserInputException(label + ": truncated file");
-            byte[] hb = new byte[(int) headerLen];
-            in.readFully(hb);
-            Header h = new HeaderParser(label, new String(hb, StandardCharsets.ISO_8859_1), maxDims).parse();
+            Preamble pre = preamble(label, in, length, maxDims);
+            Header h = pre.header();
+            long prefix = pre.prefix();
+            long headerLen = pre.headerLen();
             if (h.fortran && h.shape.length > 1) throw new UserInputException(label + ": Fortran order is not supported here (save it C-ordered)");
             long count = 1;
             for (long d : h.shape) count *= d;

@@ -16,6 +16,11 @@ import org.apache.hadoop.fs.LocatedFileStatus;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.RemoteIterator;
 
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
 import org.sith.io.Fs;
 import org.sith.io.Npy;
@@ -163,6 +168,27 @@ final class ImageInputs {
             return java.util.HexFormat.of().formatHex(md.digest()) + " (" + refs.size() + " image paths)";
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * An image job's tasks: one per slice, with the Hadoop configuration and the slices broadcast
+     * once. Lambdas must capture the broadcasts, not this record (it holds the driver's context).
+     */
+    record Shards(JavaSparkContext jsc, Broadcast<SerializableConf> conf, Broadcast<List<List<ImageRef>>> slices,
+                  LongAccumulator counter, int count) {
+        static Shards of(SparkSession spark, List<ImageRef> refs, int perTask) {
+            JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+            List<List<ImageRef>> slices = ImageInputs.slices(refs, perTask);
+            return new Shards(jsc, jsc.broadcast(new SerializableConf(spark.sparkContext().hadoopConfiguration())),
+                    jsc.broadcast(slices), spark.sparkContext().longAccumulator("images"), slices.size());
+        }
+
+        /** The slice indices, one partition each. */
+        JavaRDD<Integer> tasks() {
+            List<Integer> indices = new ArrayList<>();
+            for (int i = 0; i < count; i++) indices.add(i);
+            return jsc.parallelize(indices, count);
         }
     }
 }

@@ -9,7 +9,6 @@ import java.util.List;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.TaskContext;
-import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
@@ -62,20 +61,17 @@ public final class ImageMeanJob {
                     .param("preprocessing", m.pre().source()).param("activation", m.activation()).param("images_per_task", p.imagesPerTask());
             record.phase("prepare");
 
-            List<List<ImageInputs.ImageRef>> slices = ImageInputs.slices(refs, p.imagesPerTask());
-            List<Integer> indices = new ArrayList<>();
-            for (int i = 0; i < slices.size(); i++) indices.add(i);
-            JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            Broadcast<SerializableConf> confB = jsc.broadcast(new SerializableConf(conf));
-            Broadcast<List<List<ImageInputs.ImageRef>>> slicesB = jsc.broadcast(slices);
-            LongAccumulator counter = spark.sparkContext().longAccumulator("images");
+            ImageInputs.Shards shards = ImageInputs.Shards.of(spark, refs, p.imagesPerTask());
+            Broadcast<SerializableConf> confB = shards.conf();
+            Broadcast<List<List<ImageInputs.ImageRef>>> slicesB = shards.slices();
+            LongAccumulator counter = shards.counter();
             String checkpoint = p.checkpoint();
             Integer heads = p.heads();
             String activation = m.activation();
             Preprocessor pre = m.pre();
             List<SliceSum> sums;
             try (Progress progress = new Progress("sith " + NAME, "images", refs.size(), 0, counter)) {
-                sums = new ArrayList<>(jsc.parallelize(indices, indices.size()).map(i -> {
+                sums = new ArrayList<>(shards.tasks().map(i -> {
                     TaskContext tc = TaskContext.get();
                     Gemm.setBlasThreads(tc == null ? 1 : tc.cpus());
                     Configuration c = confB.value().get();

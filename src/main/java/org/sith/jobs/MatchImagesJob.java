@@ -13,7 +13,6 @@ import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaPairRDD;
-import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -68,14 +67,11 @@ public final class MatchImagesJob {
                     .param("images_per_task", p.imagesPerTask()).param("vectors", vectors);
             record.phase("prepare");
 
-            List<List<ImageInputs.ImageRef>> slices = ImageInputs.slices(refs, p.imagesPerTask());
-            List<Integer> indices = new ArrayList<>();
-            for (int i = 0; i < slices.size(); i++) indices.add(i);
-            JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            Broadcast<SerializableConf> confB = jsc.broadcast(new SerializableConf(conf));
-            Broadcast<List<List<ImageInputs.ImageRef>>> slicesB = jsc.broadcast(slices);
-            Broadcast<List<HeadVectors>> headsB = jsc.broadcast(heads);
-            LongAccumulator counter = spark.sparkContext().longAccumulator("images");
+            ImageInputs.Shards shards = ImageInputs.Shards.of(spark, refs, p.imagesPerTask());
+            Broadcast<SerializableConf> confB = shards.conf();
+            Broadcast<List<List<ImageInputs.ImageRef>>> slicesB = shards.slices();
+            LongAccumulator counter = shards.counter();
+            Broadcast<List<HeadVectors>> headsB = shards.jsc().broadcast(heads);
             String checkpoint = p.checkpoint();
             Integer headsOverride = p.heads();
             String activation = m.activation();
@@ -84,7 +80,7 @@ public final class MatchImagesJob {
             List<String> skipped = new ArrayList<>();
             List<Tuple2<Long, TopK>> merged;
             try (Progress progress = new Progress("sith " + NAME, "images", refs.size(), 0, counter)) {
-                JavaPairRDD<Long, TopK> perTask = jsc.parallelize(indices, indices.size()).flatMapToPair(i -> {
+                JavaPairRDD<Long, TopK> perTask = shards.tasks().flatMapToPair(i -> {
                     TaskContext tc = TaskContext.get();
                     Gemm.setBlasThreads(tc == null ? 1 : tc.cpus());
                     Configuration c = confB.value().get();

@@ -14,7 +14,6 @@ import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -70,17 +69,14 @@ public final class PreprocessJob {
                     .param("images_per_task", p.imagesPerTask());
             record.phase("prepare");
 
-            List<List<ImageInputs.ImageRef>> slices = ImageInputs.slices(refs, p.imagesPerTask());
-            List<Integer> indices = new ArrayList<>();
-            for (int i = 0; i < slices.size(); i++) indices.add(i);
-            JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            Broadcast<SerializableConf> confB = jsc.broadcast(new SerializableConf(conf));
-            Broadcast<List<List<ImageInputs.ImageRef>>> slicesB = jsc.broadcast(slices);
-            LongAccumulator counter = spark.sparkContext().longAccumulator("images");
+            ImageInputs.Shards shards = ImageInputs.Shards.of(spark, refs, p.imagesPerTask());
+            Broadcast<SerializableConf> confB = shards.conf();
+            Broadcast<List<List<ImageInputs.ImageRef>>> slicesB = shards.slices();
+            LongAccumulator counter = shards.counter();
             String parts = dir.work(NAME).toString();
             List<SliceResult> results;
             try (Progress progress = new Progress("sith " + NAME, "images", refs.size(), 0, counter)) {
-                results = new ArrayList<>(jsc.parallelize(indices, indices.size()).map(i -> {
+                results = new ArrayList<>(shards.tasks().map(i -> {
                     Configuration c = confB.value().get();
                     List<ImageInputs.ImageRef> slice = slicesB.value().get(i);
                     ImageInputs.Batch batch = ImageInputs.Batch.load(slice, pre, c);
@@ -103,7 +99,7 @@ public final class PreprocessJob {
             for (SliceResult r : results) for (String e : r.errors()) if (e != null) skipped.add(e);
             for (String s : skipped) System.err.println("sith " + NAME + ": skipped " + s);
             if (rows == 0) throw new UserInputException("--images " + p.images() + ": none of the " + refs.size() + " images could be decoded");
-            concatenate(dir.staged("pixels.npy"), parts, results.size(), new long[] {rows, 3, pre.size(), pre.size()}, conf);
+            concatenate(dir.staged("pixels.npy"), parts, shards.count(), new long[] {rows, 3, pre.size(), pre.size()}, conf);
             List<Row> index = new ArrayList<>();
             int row = 0;
             for (SliceResult r : results) {

@@ -17,21 +17,11 @@ final class LayerNorm {
         for (int r = 0; r < rows; r++) apply(x, r * weight.length, y, r * weight.length);
     }
 
-    /** (x − mean)/sqrt(var + eps) per row of width d: LayerNorm without its affine. */
-    static void standardize(float[] x, int rows, int d, float[] y) {
-        for (int r = 0; r < rows; r++) {
-            int o = r * d;
-            double mean = 0;
-            for (int i = 0; i < d; i++) mean += x[o + i];
-            mean /= d;
-            double var = 0;
-            for (int i = 0; i < d; i++) {
-                double c = x[o + i] - mean;
-                var += c * c;
-            }
-            double inv = 1.0 / Math.sqrt(var / d + EPS);
-            for (int i = 0; i < d; i++) y[o + i] = (float) ((x[o + i] - mean) * inv);
-        }
+    /** LayerNorm without its affine, (x − mean)/sqrt(var + eps): weight 1 and bias 0 change no bit. */
+    static LayerNorm standard(int d) {
+        float[] ones = new float[d];
+        java.util.Arrays.fill(ones, 1f);
+        return new LayerNorm(ones, new float[d]);
     }
 
     /** One row of width d at offset xo of x into y at offset yo. */

@@ -22,6 +22,7 @@ public final class VisionTower {
     private final LayerNorm lnPre;
     private final ResidualBlock[] blocks;
     private final LayerNorm lnPost;
+    private final LayerNorm standard;
     private final Linear projection;
 
     /** What a forward pass can report of one block, for the per-head image scores of SPEC §7. */
@@ -57,6 +58,7 @@ public final class VisionTower {
         this.blocks = new ResidualBlock[ck.layers()];
         for (int l = 0; l < blocks.length; l++) blocks[l] = new ResidualBlock(ck.block(l), width, heads, act);
         this.lnPost = new LayerNorm(ck.lnPostWeight(), ck.lnPostBias());
+        this.standard = LayerNorm.standard(width);
         float[] p = ck.projection(); // d×p, for x·P
         float[] w = new float[p.length];
         for (int i = 0; i < width; i++) for (int j = 0; j < projDim; j++) w[j * width + i] = p[i * projDim + j];
@@ -167,7 +169,7 @@ public final class VisionTower {
         for (int l = 0; l <= last; l++) {
             if (probe != null && probe.wants(l)) {
                 float[] xhat = ws.floats("xhat", rows * width);
-                LayerNorm.standardize(x, rows, width, xhat);
+                standard.apply(x, rows, xhat);
                 float[] att = ws.floats("clsAttention", m * heads * tokens);
                 blocks[l].forward(x, rows, starts, lengths, false, ws, att);
                 probe.block(l, m, xhat, att);
