@@ -70,8 +70,10 @@ final class ImageInputs {
     static List<ImageRef> list(String images, int size, Configuration conf) {
         if (isPixelArray(images)) {
             Npy.RowFile f = pixelArray(images, size, conf);
+            Path p = Fs.path(images);
+            String qualified = Fs.fs(p, conf).makeQualified(p).toString(); // executors may have another working folder
             List<ImageRef> out = new ArrayList<>();
-            for (long r = 0; r < f.rows(); r++) out.add(new ImageRef(Long.toString(r), images, r));
+            for (long r = 0; r < f.rows(); r++) out.add(new ImageRef(Long.toString(r), qualified, r));
             return out;
         }
         return list(images, conf);
