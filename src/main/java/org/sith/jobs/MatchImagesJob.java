@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,6 +18,7 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
+import org.sith.analysis.MatchScorer;
 import org.sith.analysis.TopK;
 import org.sith.checkpoint.ClipCheckpoint;
 import org.sith.heads.HeadBasis;
@@ -44,8 +44,6 @@ public final class MatchImagesJob {
 
     public record Result(long images, long vectors, List<String> skipped, String out) {}
 
-    /** The read directions and σ of the explained vectors of one head. */
-    record HeadVectors(int layer, int head, int[] svs, double[] sigma, float[] u /* svs.length × d */) implements Serializable {}
 
     private MatchImagesJob() {}
 
@@ -57,7 +55,7 @@ public final class MatchImagesJob {
         RunRecord record = new RunRecord(NAME, spark);
         try {
             ImageMeanJob.ImageModel m = ImageMeanJob.ImageModel.of(p.checkpoint(), p.heads(), p.activation(), p.size(), conf);
-            List<HeadVectors> heads = explainedHeads(spark, p);
+            List<MatchScorer.HeadVectors> heads = explainedHeads(spark, p);
             int vectors = heads.stream().mapToInt(h -> h.svs().length).sum();
             List<ImageInputs.ImageRef> refs = ImageInputs.list(p.images(), m.pre().size(), conf);
             String model = p.modelName() != null ? p.modelName() : new org.apache.hadoop.fs.Path(p.checkpoint()).getName();
@@ -71,7 +69,7 @@ public final class MatchImagesJob {
             Broadcast<SerializableConf> confB = shards.conf();
             Broadcast<List<List<ImageInputs.ImageRef>>> slicesB = shards.slices();
             LongAccumulator counter = shards.counter();
-            Broadcast<List<HeadVectors>> headsB = shards.jsc().broadcast(heads);
+            Broadcast<List<MatchScorer.HeadVectors>> headsB = shards.jsc().broadcast(heads);
             String checkpoint = p.checkpoint();
             Integer headsOverride = p.heads();
             String activation = m.activation();
@@ -86,11 +84,11 @@ public final class MatchImagesJob {
                     Configuration c = confB.value().get();
                     VisionTower tower = TowerCache.vision(checkpoint, c, headsOverride, activation);
                     ImageInputs.Batch batch = ImageInputs.Batch.load(slicesB.value().get(i), pre, c);
-                    Scorer scorer = new Scorer(headsB.value(), tower, batch, top);
+                    MatchScorer scorer = new MatchScorer(headsB.value(), tower, batch.decoded().stream().map(ImageInputs.ImageRef::id).toList(), top);
                     tower.probe(batch.pixels(), batch.count(), ImageMeanJob.ImageModel.imagesPerProduct(tower), new Workspace(), scorer);
                     counter.add(batch.refs().size());
                     List<Tuple2<Long, TopK>> out = new ArrayList<>();
-                    scorer.tops.forEach((k, v) -> out.add(new Tuple2<>(k, v)));
+                    scorer.tops().forEach((k, v) -> out.add(new Tuple2<>(k, v)));
                     if (!batch.skipped().isEmpty()) out.add(new Tuple2<>(-1L, TopK.skipped(batch.skipped())));
                     return out.iterator();
                 });
@@ -105,7 +103,7 @@ public final class MatchImagesJob {
                     skipped.addAll(e.getValue().skippedImages());
                     continue;
                 }
-                int[] key = decode(e.getKey());
+                int[] key = MatchScorer.decode(e.getKey());
                 List<TopK.Entry> best = e.getValue().sorted();
                 for (int r = 0; r < best.size(); r++) {
                     rows.add(RowFactory.create(model, key[0], key[1], key[2], r + 1, best.get(r).image(), best.get(r).score()));
@@ -126,16 +124,9 @@ public final class MatchImagesJob {
         }
     }
 
-    static long key(int layer, int head, int sv) {
-        return ((long) layer << 40) | ((long) head << 20) | sv;
-    }
-
-    static int[] decode(long key) {
-        return new int[] {(int) (key >>> 40), (int) ((key >>> 20) & 0xfffff), (int) (key & 0xfffff)};
-    }
 
     /** The explained (layer, head, sv) triples, with u_j and σ_j recomputed from the checkpoint and checked against the file. */
-    static List<HeadVectors> explainedHeads(SparkSession spark, Params p) {
+    static List<MatchScorer.HeadVectors> explainedHeads(SparkSession spark, Params p) {
         Map<Long, Double> sigmaInFile = new HashMap<>();
         TreeMap<Long, List<Integer>> byHead = new TreeMap<>();
         List<Row> triples;
@@ -152,18 +143,18 @@ public final class MatchImagesJob {
             int l = r.getInt(0);
             int h = r.getInt(1);
             int sv = r.getInt(2);
-            sigmaInFile.put(key(l, h, sv), r.getDouble(3));
-            byHead.computeIfAbsent(key(l, h, 0), k -> new ArrayList<>()).add(sv);
+            sigmaInFile.put(MatchScorer.key(l, h, sv), r.getDouble(3));
+            byHead.computeIfAbsent(MatchScorer.key(l, h, 0), k -> new ArrayList<>()).add(sv);
         }
         if (byHead.isEmpty()) throw new UserInputException("--explanations " + p.explanations() + " is empty");
-        List<HeadVectors> out = new ArrayList<>();
+        List<MatchScorer.HeadVectors> out = new ArrayList<>();
         try (ClipCheckpoint ck = ClipCheckpoint.open(p.checkpoint(), spark.sparkContext().hadoopConfiguration(), p.heads())) {
             int loaded = -1;
             float[] value = null;
             float[] outW = null;
             float[] gamma = null;
             for (Map.Entry<Long, List<Integer>> e : byHead.entrySet()) {
-                int[] lh = decode(e.getKey());
+                int[] lh = MatchScorer.decode(e.getKey());
                 int l = lh[0];
                 int h = lh[1];
                 if (l >= ck.layers() || h >= ck.heads()) {
@@ -181,7 +172,7 @@ public final class MatchImagesJob {
                 double[] sigma = new double[svs.length];
                 float[] u = new float[svs.length * ck.width()];
                 for (int j = 0; j < svs.length; j++) {
-                    double inFile = sigmaInFile.get(key(l, h, svs[j]));
+                    double inFile = sigmaInFile.get(MatchScorer.key(l, h, svs[j]));
                     sigma[j] = b.sigma()[svs[j]];
                     if (Math.abs(sigma[j] - inFile) > 1e-4 * Math.max(1, Math.abs(sigma[j]))) {
                         throw new UserInputException("--explanations " + p.explanations() + ": layer " + l + " head " + h + " sv " + svs[j]
@@ -190,71 +181,11 @@ public final class MatchImagesJob {
                     }
                     for (int i = 0; i < ck.width(); i++) u[j * ck.width() + i] = (float) b.u()[svs[j]][i];
                 }
-                out.add(new HeadVectors(l, h, svs, sigma, u));
+                out.add(new MatchScorer.HeadVectors(l, h, svs, sigma, u));
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
         return out;
-    }
-
-    /** Receives each selected block of a batch and keeps the top images per explained vector. */
-    static final class Scorer implements VisionTower.Probe {
-        private final Map<Integer, List<HeadVectors>> byLayer = new HashMap<>();
-        private final VisionTower tower;
-        private final List<ImageInputs.ImageRef> images;
-        private final int top;
-        private final int last;
-        final Map<Long, TopK> tops = new TreeMap<>();
-        private int offset; // images of earlier batches
-
-        Scorer(List<HeadVectors> heads, VisionTower tower, ImageInputs.Batch batch, int top) {
-            int maxLayer = 0;
-            for (HeadVectors h : heads) {
-                byLayer.computeIfAbsent(h.layer(), k -> new ArrayList<>()).add(h);
-                maxLayer = Math.max(maxLayer, h.layer());
-            }
-            this.tower = tower;
-            this.images = batch.decoded();
-            this.top = top;
-            this.last = maxLayer;
-        }
-
-        @Override
-        public boolean wants(int layer) {
-            return byLayer.containsKey(layer);
-        }
-
-        @Override
-        public int lastLayer() {
-            return last;
-        }
-
-        @Override
-        public void block(int layer, int n, float[] xhat, float[] attention) {
-            int d = tower.width();
-            int t = tower.tokens();
-            int heads = tower.heads();
-            double[] z = new double[d];
-            for (HeadVectors hv : byLayer.get(layer)) {
-                for (int i = 0; i < n; i++) {
-                    Arrays.fill(z, 0);
-                    int a = (i * heads + hv.head()) * t;
-                    for (int k = 0; k < t; k++) {
-                        double w = attention[a + k];
-                        int x = (i * t + k) * d;
-                        for (int c = 0; c < d; c++) z[c] += w * xhat[x + c];
-                    }
-                    String image = images.get(offset + i).id();
-                    for (int j = 0; j < hv.svs().length; j++) {
-                        double s = 0;
-                        int u = j * d;
-                        for (int c = 0; c < d; c++) s += z[c] * hv.u()[u + c];
-                        tops.computeIfAbsent(key(layer, hv.head(), hv.svs()[j]), k -> new TopK(top)).offer(hv.sigma()[j] * s, image);
-                    }
-                }
-            }
-            if (layer == last) offset += n;
-        }
     }
 }
