@@ -10,6 +10,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -100,6 +101,22 @@ public final class SafeTensorsWriter {
                     + " needs " + n + " values, got " + t.data().length);
         }
         return n * size;
+    }
+
+    /** Values in a dtype's little-endian bytes (F32, F64, F16, BF16), as a tensor's data section holds them. */
+    public static byte[] encode(String dtype, float[] d) {
+        int size = dtype.equals("F64") ? 8 : dtype.equals("F32") ? 4 : 2;
+        if (!List.of("F32", "F64", "F16", "BF16").contains(dtype)) throw new IllegalArgumentException("cannot write dtype " + dtype);
+        ByteBuffer bb = ByteBuffer.allocate(d.length * size).order(ByteOrder.LITTLE_ENDIAN);
+        for (float v : d) {
+            switch (dtype) {
+                case "F32" -> bb.putFloat(v);
+                case "F64" -> bb.putDouble(v);
+                case "F16" -> bb.putShort(FloatBits.floatToHalf(v));
+                default -> bb.putShort(FloatBits.floatToBf16(v));
+            }
+        }
+        return bb.array();
     }
 
     private static void writeData(OutputStream out, TensorData t) throws IOException {

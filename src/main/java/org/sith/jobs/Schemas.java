@@ -60,6 +60,18 @@ public final class Schemas {
         createStructField("concept", StringType, false),
         createStructField("embedding", createArrayType(FloatType, false), false)});
 
+    /** Each applied edit: its α, the vector's σ, how it was selected, and the explanation behind it (when known). */
+    public static final StructType EDITS = createStructType(new StructField[] {
+        createStructField("model", StringType, false),
+        createStructField("layer", IntegerType, false),
+        createStructField("head", IntegerType, false),
+        createStructField("sv", IntegerType, false),
+        createStructField("alpha", DoubleType, false),
+        createStructField("sigma", DoubleType, false),
+        createStructField("selection", StringType, false),
+        createStructField("relevance", DoubleType, true),
+        createStructField("concepts", createArrayType(CONCEPT, false), true)});
+
     /** SPEC §10 matches: the top images of each explained vector, rank 1 = best. */
     public static final StructType MATCHES = createStructType(new StructField[] {
         createStructField("model", StringType, false),
