@@ -1,0 +1,145 @@
+package org.sith.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import javax.imageio.ImageIO;
+
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sith.SparkTestBase;
+import org.sith.checkpoint.TensorData;
+import org.sith.model.ClipTokenizer;
+import org.sith.model.ReferenceTextForward;
+import org.sith.model.ReferenceVisionForward;
+import org.sith.model.TextFixtures;
+import org.sith.model.VisionFixtures;
+
+/** zero-shot on a tiny labelled set: accuracies against predictions counted by hand from the reference forward passes. */
+class ZeroShotTest extends SparkTestBase {
+    static final Path DATA = Path.of(System.getProperty("sith.shared.data", "../shared/data"));
+    static final Path BPE = DATA.resolve("tokenizer/openai/bpe_simple_vocab_16e6.txt.gz");
+    static final int SIZE = 32;
+    static final double[] MEAN = {0.48145466, 0.4578275, 0.40821073};
+    static final double[] STD = {0.26862954, 0.26130258, 0.27577711};
+
+    @TempDir
+    static Path tmp;
+
+    @Test
+    void accuraciesEqualCountsFromTheReferenceForwardPasses() throws Exception {
+        Assumptions.assumeTrue(Files.exists(BPE), "real CLIP tokenizer not found under " + DATA.toAbsolutePath() + ": skipped");
+        VisionFixtures vision = VisionFixtures.random(41, SIZE, 8, 48, 2, 4, 24);
+        TextFixtures text = TextFixtures.random(42, 49408, 77, 32, 2, 4, 24);
+        LinkedHashMap<String, TensorData> all = new LinkedHashMap<>(vision.openClip());
+        all.putAll(text.openClip());
+        Path dir = tmp.resolve("model");
+        Path ckpt = TextFixtures.write(dir, "model.safetensors", all, "open_clip_config.json",
+                text.openClipConfig(true, 48, 4, 2, SIZE, 8));
+
+        List<String> classes = List.of("cat", "dog", "bird");
+        List<String> templates = List.of("a photo of a {}.", "a drawing of a {}.");
+        Files.writeString(tmp.resolve("classes.txt"), "classes = [\n    'cat',\n    'dog',\n    'bird',\n]\n");
+        Files.writeString(tmp.resolve("templates.txt"), String.join("\n", templates) + "\n");
+        ClipTokenizer tok = ClipTokenizer.load(BPE.toString(), new Configuration());
+        double[][] w = new double[3][];
+        for (int c = 0; c < 3; c++) {
+            double[] mean = new double[24];
+            for (String t : templates) {
+                double[] e = ReferenceTextForward.embed(text.openClip(), false, 4, true, tok.encode(t.replace("{}", classes.get(c))));
+                double n = 0;
+                for (double v : e) n += v * v;
+                for (int j = 0; j < 24; j++) mean[j] += e[j] / Math.sqrt(n);
+            }
+            w[c] = mean;
+        }
+
+        Path images = Files.createDirectories(tmp.resolve("images"));
+        StringBuilder manifest = new StringBuilder("image,label,group\n");
+        Random rnd = new Random(8);
+        Map<String, int[]> counts = new HashMap<>(); // scope/name → {images, correct}
+        for (int i = 0; i < 12; i++) {
+            BufferedImage img = new BufferedImage(SIZE, SIZE, BufferedImage.TYPE_INT_RGB);
+            float[] px = new float[3 * SIZE * SIZE];
+            for (int y = 0; y < SIZE; y++) {
+                for (int x = 0; x < SIZE; x++) {
+                    int[] rgb = {rnd.nextInt(256), rnd.nextInt(256), rnd.nextInt(256)};
+                    img.setRGB(x, y, (rgb[0] << 16) | (rgb[1] << 8) | rgb[2]);
+                    for (int c = 0; c < 3; c++) px[(c * SIZE + y) * SIZE + x] = (float) ((rgb[c] / 255f - MEAN[c]) / STD[c]);
+                }
+            }
+            ImageIO.write(img, "png", images.resolve("i" + i + ".png").toFile());
+            int label = i % 3;
+            String group = i < 6 ? "land" : "water";
+            manifest.append("images/i").append(i).append(".png,").append(i % 2 == 0 ? classes.get(label) : Integer.toString(label))
+                    .append(',').append(group).append('\n');
+            double[] e = ReferenceVisionForward.embed(vision.openClip(), false, 4, true, px);
+            int best = 0;
+            double bestScore = Double.NEGATIVE_INFINITY;
+            for (int c = 0; c < 3; c++) {
+                double s = 0, n = 0;
+                for (int j = 0; j < 24; j++) {
+                    s += e[j] * w[c][j];
+                    n += w[c][j] * w[c][j];
+                }
+                s /= Math.sqrt(n);
+                if (s > bestScore) {
+                    bestScore = s;
+                    best = c;
+                }
+            }
+            int ok = best == label ? 1 : 0;
+            for (String key : List.of("all/", "class/" + classes.get(label), "group/" + group)) {
+                counts.merge(key, new int[] {1, ok}, (a, b) -> new int[] {a[0] + b[0], a[1] + b[1]});
+            }
+        }
+        manifest.append("images/missing.png,cat,land\n");
+        Files.writeString(tmp.resolve("manifest.csv"), manifest);
+
+        String out = tmp.resolve("out").toString();
+        Run run = cli("zero-shot", "--checkpoint", ckpt.toString(), "--images", tmp.resolve("manifest.csv").toString(),
+                "--classes", tmp.resolve("classes.txt").toString(), "--templates", tmp.resolve("templates.txt").toString(),
+                "--bpe", BPE.toString(), "--out", out, "--images-per-task", "5");
+        assertEquals(0, run.status(), run.stderr());
+        assertTrue(run.stderr().contains("missing.png"), run.stderr());
+
+        double worst = Math.min(ratio(counts.get("group/land")), ratio(counts.get("group/water")));
+        List<String> seen = new ArrayList<>();
+        try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement()) {
+            ResultSet r = s.executeQuery("SELECT scope, coalesce(name, ''), images, correct, accuracy, worst_group_accuracy FROM read_parquet('"
+                    + out + "/zeroshot/*.parquet')");
+            while (r.next()) {
+                String key = r.getString(1) + "/" + r.getString(2);
+                seen.add(key);
+                int[] want = counts.get(key);
+                assertEquals(want[0], r.getLong(3), key);
+                assertEquals(want[1], r.getLong(4), key);
+                assertEquals(ratio(want), r.getDouble(5), 1e-12, key);
+                if (key.equals("all/")) assertEquals(worst, r.getDouble(6), 1e-12);
+            }
+        }
+        assertEquals(counts.size(), seen.size(), seen.toString());
+        int correct = counts.get("all/")[1];
+        assertTrue(correct > 0 && correct < 12, "a random model should get some but not all right (" + correct + "): the test could not tell otherwise");
+    }
+
+    static double ratio(int[] c) {
+        return (double) c[1] / c[0];
+    }
+}
