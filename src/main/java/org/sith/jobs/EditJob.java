@@ -41,20 +41,41 @@ public final class EditJob {
             "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json", "vocab.json", "merges.txt",
             "bpe_simple_vocab_16e6.txt.gz");
 
+    /**
+     * Either {@code edits} (a table) or {@code query} (texts, or a file of them, one a line) with
+     * {@code explanations} and {@code concepts}: suppress vectors whose relevance reaches
+     * {@code threshold}, or with {@code amplify} scale every explained vector by max(α_min, R + β).
+     */
     public record Params(String checkpoint, String edits, String explanations, Integer heads, String modelName, String out,
-                         boolean overwrite) implements Serializable {}
+                         boolean overwrite, String query, String concepts, String vocab, String bpe, Double threshold,
+                         boolean amplify, double alphaMin, double beta) implements Serializable {
+        public Params(String checkpoint, String edits, String explanations, Integer heads, String modelName, String out, boolean overwrite) {
+            this(checkpoint, edits, explanations, heads, modelName, out, overwrite, null, null, null, null, null, false, 0.8, 0.3);
+        }
+    }
 
     public record Result(String checkpoint, int edits, int blocks) {}
 
-    /** One requested edit. */
-    record Edit(int layer, int head, int sv, double alpha) {}
+    /** One requested edit; relevance is null for a table edit. */
+    record Edit(int layer, int head, int sv, double alpha, Double relevance) implements Serializable {
+        Edit(int layer, int head, int sv, double alpha) {
+            this(layer, head, sv, alpha, null);
+        }
+    }
 
     private EditJob() {}
 
     public static Result run(SparkSession spark, Params p) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         Inputs.mustExist("checkpoint", p.checkpoint(), conf);
-        Inputs.mustExist("edits", p.edits(), conf);
+        if ((p.edits() == null) == (p.query() == null)) throw new UserInputException("give either --edits (a table) or --query (concept texts)");
+        if (p.edits() != null) Inputs.mustExist("edits", p.edits(), conf);
+        if (p.query() != null) {
+            if (p.explanations() == null || p.concepts() == null) {
+                throw new UserInputException("--query needs --explanations (what each vector means) and --concepts (their embeddings)");
+            }
+            if (!p.amplify() && p.threshold() == null) throw new UserInputException("--query needs --threshold τ (suppress R ≥ τ) or --amplify");
+        }
         if (p.explanations() != null) Inputs.mustExist("explanations", p.explanations(), conf);
         Path source = Fs.path(p.checkpoint());
         String fileName = source.getName();
@@ -74,12 +95,17 @@ public final class EditJob {
         OutputDir dir = OutputDir.prepare(p.out(), outputs, p.overwrite(), false, false, conf);
         RunRecord record = new RunRecord(NAME, spark);
         try (ClipCheckpoint ck = ClipCheckpoint.open(p.checkpoint(), conf, p.heads())) {
-            List<Edit> edits = readEdits(spark, p.edits(), ck);
             Map<String, Row> explained = p.explanations() == null ? Map.of() : explanations(spark, p.explanations());
+            List<Edit> edits = p.edits() != null ? readEdits(spark, p.edits(), ck) : QueryEdits.select(spark, p, ck, explained);
             String model = p.modelName() != null ? p.modelName() : fileName;
-            record.input("checkpoint", p.checkpoint(), conf).input("edits", p.edits(), conf);
+            record.input("checkpoint", p.checkpoint(), conf);
+            if (p.edits() != null) record.input("edits", p.edits(), conf);
             if (p.explanations() != null) record.input("explanations", p.explanations(), conf);
-            record.param("model", model).param("selection", "table");
+            if (p.concepts() != null) record.input("concepts", p.concepts(), conf);
+            record.param("model", model).param("selection", p.edits() != null ? "table" : p.amplify() ? "query-amplify" : "query-suppress");
+            if (p.query() != null) {
+                record.param("query", p.query()).param("threshold", p.threshold()).param("alpha_min", p.alphaMin()).param("beta", p.beta());
+            }
 
             // per layer, per head: sv → α
             TreeMap<Integer, TreeMap<Integer, Map<Integer, Double>>> byLayer = new TreeMap<>();
@@ -126,7 +152,8 @@ public final class EditJob {
             for (Edit e : edits) {
                 Row x = explained.get(e.layer() + "/" + e.head() + "/" + e.sv());
                 rows.add(RowFactory.create(model, e.layer(), e.head(), e.sv(), e.alpha(), sigmas.get(e.layer() + "/" + e.head() + "/" + e.sv()),
-                        "table", null, x == null ? null : x.get(0)));
+                        p.edits() != null ? "table" : p.amplify() ? "query-amplify" : "query-suppress", e.relevance(),
+                        x == null ? null : x.get(0)));
             }
             spark.createDataFrame(rows, Schemas.EDITS).coalesce(1).write().parquet(dir.staged("edits"));
             record.result("edits", edits.size()).result("blocks", byLayer.size()).result("checkpoint", new Path(outRoot, fileName).toString());
