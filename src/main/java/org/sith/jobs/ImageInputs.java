@@ -122,10 +122,6 @@ final class ImageInputs {
 
     /** Reads, decodes and preprocesses an image; any failure becomes the reason it is skipped. */
     static Loaded loadOne(ImageRef ref, Preprocessor pre, Configuration conf) {
-        if (ref.row() >= 0) { // already preprocessed: taken as is, for parity with another pipeline
-            Npy.RowFile f = pixelArray(ref.path(), pre.size(), conf);
-            return new Loaded(ref, Npy.readRows(f, conf, ref.row(), 1), null);
-        }
         try {
             Path p = Fs.path(ref.path());
             byte[] bytes;
@@ -144,6 +140,12 @@ final class ImageInputs {
     record Batch(List<ImageRef> refs, float[] pixels, int count, List<ImageRef> decoded, List<String> skipped) {
         static Batch load(List<ImageRef> refs, Preprocessor pre, Configuration conf) {
             int block = 3 * pre.size() * pre.size();
+            if (!refs.isEmpty() && refs.get(0).row() >= 0) {
+                // a slice of a pixel .npy: consecutive rows, read with one open and one seek
+                Npy.RowFile f = pixelArray(refs.get(0).path(), pre.size(), conf);
+                float[] pixels = Npy.readRows(f, conf, refs.get(0).row(), refs.size());
+                return new Batch(refs, pixels, refs.size(), refs, List.of());
+            }
             List<float[]> ok = new ArrayList<>();
             List<ImageRef> decoded = new ArrayList<>();
             List<String> skipped = new ArrayList<>();
