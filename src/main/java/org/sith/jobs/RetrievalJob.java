@@ -1,0 +1,265 @@
+package org.sith.jobs;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.sith.UserInputException;
+import org.sith.analysis.RetrievalMetrics;
+import org.sith.analysis.TopK;
+import org.sith.checkpoint.ClipText;
+import org.sith.io.Fs;
+import org.sith.io.TextLines;
+import org.sith.linalg.Gemm;
+import org.sith.model.ClipTokenizer;
+import org.sith.model.Preprocessor;
+import org.sith.model.TextTower;
+import org.sith.model.VisionTower;
+import org.sith.model.Workspace;
+import scala.Tuple2;
+
+/**
+ * `retrieval`: image/text pairs, each flagged safe or unsafe. Texts and images are embedded in
+ * sharded tasks; each image task scores its images against all (broadcast) texts and keeps, per
+ * image, its top texts and, per text, the top images among its own, merged by key on the
+ * executors, so no N×N matrix reaches the driver. Reports recall@1/5/10 both ways over the safe
+ * pairs and, for unsafe text queries, the share of retrieved images that are unsafe; with
+ * {@code --edited}, the same for an edited checkpoint, for the before/after of an edit.
+ */
+public final class RetrievalJob {
+    public static final String NAME = "retrieval";
+    static final int[] KS = {1, 5, 10};
+    static final StructType SCHEMA = new StructType()
+            .add("model", DataTypes.StringType, false)
+            .add("checkpoint", DataTypes.StringType, false)
+            .add("metric", DataTypes.StringType, false)
+            .add("k", DataTypes.IntegerType, false)
+            .add("queries", DataTypes.LongType, false)
+            .add("value", DataTypes.DoubleType, false);
+
+    public record Params(String checkpoint, String edited, String manifest, String bpe, Integer heads, String activation,
+                         String modelName, String out, boolean overwrite, int imagesPerTask) implements Serializable {}
+
+    public record Result(Map<String, Map<String, Double>> figures, List<String> skipped, String out) {}
+
+    private RetrievalJob() {}
+
+    public static Result run(SparkSession spark, Params p) {
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
+        Inputs.mustExist("checkpoint", p.checkpoint(), conf);
+        if (p.edited() != null) Inputs.mustExist("edited", p.edited(), conf);
+        Inputs.mustExist("images", p.manifest(), conf);
+        OutputDir dir = OutputDir.prepare(p.out(), List.of("retrieval"), p.overwrite(), false, false, conf);
+        RunRecord record = new RunRecord(NAME, spark);
+        try {
+            Pairs pairs = Pairs.read(p.manifest(), conf);
+            String model = p.modelName() != null ? p.modelName() : new Path(p.checkpoint()).getName();
+            record.input("checkpoint", p.checkpoint(), conf).input("images", p.manifest(), conf);
+            if (p.edited() != null) record.input("edited", p.edited(), conf);
+            record.param("model", model).param("pairs", pairs.texts().size()).param("images_per_task", p.imagesPerTask());
+            List<Row> rows = new ArrayList<>();
+            Map<String, Map<String, Double>> figures = new java.util.LinkedHashMap<>();
+            List<String> skipped = new ArrayList<>();
+            List<String[]> runs = new ArrayList<>();
+            runs.add(new String[] {"base", p.checkpoint()});
+            if (p.edited() != null) runs.add(new String[] {"edited", p.edited()});
+            for (String[] r : runs) {
+                Map<String, Double> f = evaluate(spark, p, r[1], pairs, skipped);
+                figures.put(r[0], f);
+                for (var e : f.entrySet()) {
+                    String[] mk = e.getKey().split("@");
+                    long queries = mk[0].startsWith("unsafe") ? pairs.unsafeCount() : pairs.safeCount();
+                    rows.add(RowFactory.create(model, r[0], mk[0], Integer.parseInt(mk[1]), queries, e.getValue()));
+                }
+                record.phase(r[0]);
+            }
+            spark.createDataFrame(rows, SCHEMA).coalesce(1).write().parquet(dir.staged("retrieval"));
+            record.result("figures", figures).result("skipped", skipped);
+            dir.commit(record.toJson());
+            return new Result(figures, skipped, p.out());
+        } catch (Throwable e) { // Spark throws undeclared checked exceptions (SparkException) too
+            DecomposeJob.waitForIdle(spark);
+            dir.abort(NAME, false);
+            throw e;
+        }
+    }
+
+    /** The figures of one checkpoint, keyed "metric@k". */
+    static Map<String, Double> evaluate(SparkSession spark, Params p, String checkpoint, Pairs pairs, List<String> skipped) {
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
+        ImageMeanJob.ImageModel im = ImageMeanJob.ImageModel.of(checkpoint, p.heads(), p.activation(), null, conf);
+        float[] texts = embedTexts(spark, p, checkpoint, pairs.texts(), im.projDim());
+        int n = pairs.texts().size();
+        int top = KS[KS.length - 1];
+        ImageInputs.Shards shards = ImageInputs.Shards.of(spark, pairs.refs(), p.imagesPerTask());
+        Broadcast<SerializableConf> confB = shards.conf();
+        Broadcast<List<List<ImageInputs.ImageRef>>> slicesB = shards.slices();
+        Broadcast<float[]> textsB = shards.jsc().broadcast(texts);
+        Integer heads = p.heads();
+        String activation = im.activation();
+        Preprocessor pre = im.pre();
+        int dim = im.projDim();
+        // keys: image index (≥ 0) → its top texts; −1 − text index → that text's top images; Long.MIN_VALUE → skipped
+        List<Tuple2<Long, TopK>> merged = shards.tasks().flatMapToPair(i -> {
+            TaskContext tc = TaskContext.get();
+            Gemm.setBlasThreads(tc == null ? 1 : tc.cpus());
+            Configuration c = confB.value().get();
+            VisionTower tower = TowerCache.vision(checkpoint, c, heads, activation);
+            ImageInputs.Batch batch = ImageInputs.Batch.load(slicesB.value().get(i), pre, c);
+            float[][] e = tower.embed(batch.pixels(), batch.count(), ImageMeanJob.ImageModel.imagesPerProduct(tower), new Workspace());
+            float[] t = textsB.value();
+            Map<Long, TopK> tops = new HashMap<>();
+            for (int k = 0; k < e.length; k++) {
+                String image = batch.decoded().get(k).id();
+                long imageIndex = Long.parseLong(image);
+                double norm = 0;
+                for (float v : e[k]) norm += (double) v * v;
+                norm = Math.sqrt(norm);
+                TopK mine = new TopK(top);
+                for (int q = 0; q < n; q++) {
+                    double s = 0;
+                    for (int j = 0; j < dim; j++) s += (double) e[k][j] * t[q * dim + j];
+                    s /= norm;
+                    mine.offer(s, pad(q));
+                    tops.computeIfAbsent(-1L - q, x -> new TopK(top)).offer(s, pad(imageIndex));
+                }
+                tops.put(imageIndex, mine);
+            }
+            List<Tuple2<Long, TopK>> out = new ArrayList<>();
+            tops.forEach((key, v) -> out.add(new Tuple2<>(key, v)));
+            if (!batch.skipped().isEmpty()) out.add(new Tuple2<>(Long.MIN_VALUE, TopK.skipped(batch.skipped())));
+            return out.iterator();
+        }).reduceByKey(TopK::merge).collect();
+        Map<Long, List<TopK.Entry>> byKey = new HashMap<>();
+        for (Tuple2<Long, TopK> x : merged) {
+            if (x._1() == Long.MIN_VALUE) {
+                for (String s : x._2().skippedImages()) if (!skipped.contains(s)) skipped.add(s);
+            } else {
+                byKey.put(x._1(), x._2().sorted());
+            }
+        }
+        for (String s : skipped) System.err.println("sith " + NAME + ": skipped " + s);
+        if (byKey.keySet().stream().noneMatch(k -> k >= 0)) {
+            throw new UserInputException("--images " + p.manifest() + ": none of the " + n + " images could be read");
+        }
+        Map<Integer, List<Integer>> imageTops = new HashMap<>();
+        Map<Integer, List<Integer>> textTops = new HashMap<>();
+        java.util.Set<Integer> missing = new java.util.HashSet<>();
+        for (int i = 0; i < n; i++) if (!byKey.containsKey((long) i)) missing.add(i);
+        byKey.forEach((key, list) -> {
+            List<Integer> idx = list.stream().map(e -> Integer.parseInt(e.image())).toList();
+            if (key >= 0) imageTops.put(key.intValue(), idx);
+            else textTops.put((int) (-1 - key), idx);
+        });
+        return RetrievalMetrics.of(pairs.unsafe(), missing, imageTops, textTops, KS);
+    }
+
+    /** Zero-padded indices, so that TopK's tie-break by string is the index order. */
+    static String pad(long i) {
+        return String.format(Locale.ROOT, "%012d", i);
+    }
+
+    /** Normalized text embeddings (N×p), embedded in sharded tasks with the tower loaded once per executor. */
+    static float[] embedTexts(SparkSession spark, Params p, String checkpoint, List<String> texts, int dim) {
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
+        ClipTokenizer tok = p.bpe() != null ? ClipTokenizer.load(p.bpe(), conf) : ClipTokenizer.besideCheckpoint(checkpoint, conf);
+        if (tok == null) throw new UserInputException("no tokenizer beside checkpoint " + checkpoint + ": pass --bpe FILE");
+        int heads;
+        int context;
+        try (ClipText t = ClipText.open(checkpoint, conf, null, p.activation())) {
+            heads = t.heads();
+            context = t.contextLength();
+            if (t.projDim() != dim) throw new UserInputException("checkpoint " + checkpoint + ": text and image projections differ in width");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        List<int[][]> slices = new ArrayList<>();
+        for (int s = 0; s < texts.size(); s += 1024) {
+            int m = Math.min(1024, texts.size() - s);
+            int[][] ids = new int[m][];
+            for (int i = 0; i < m; i++) ids[i] = tok.encode(texts.get(s + i), context);
+            slices.add(ids);
+        }
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        Broadcast<SerializableConf> confB = jsc.broadcast(new SerializableConf(conf));
+        String activation = p.activation();
+        List<float[][]> parts = jsc.parallelize(slices, slices.size()).map(ids -> {
+            TaskContext tc = TaskContext.get();
+            Gemm.setBlasThreads(tc == null ? 1 : tc.cpus());
+            TextTower tower = TowerCache.text(checkpoint, confB.value().get(), heads, activation);
+            return tower.embed(Arrays.asList(ids), 512, new Workspace());
+        }).collect();
+        float[] out = new float[texts.size() * dim];
+        int row = 0;
+        for (float[][] part : parts) {
+            for (float[] v : part) {
+                double n = 0;
+                for (float f : v) n += (double) f * f;
+                n = Math.sqrt(n);
+                for (int j = 0; j < dim; j++) out[row * dim + j] = (float) (v[j] / n);
+                row++;
+            }
+        }
+        return out;
+    }
+
+    /** The pairs of the manifest: CSV with a header naming image, text and unsafe (1/0, true/false). */
+    record Pairs(List<ImageInputs.ImageRef> refs, List<String> texts, boolean[] unsafe) {
+        long safeCount() {
+            long n = 0;
+            for (boolean u : unsafe) if (!u) n++;
+            return n;
+        }
+
+        long unsafeCount() {
+            return unsafe.length - safeCount();
+        }
+
+        static Pairs read(String path, Configuration conf) {
+            String label = "--images " + path;
+            String[] lines = TextLines.read(path, conf, label);
+            List<String> header = Arrays.stream(lines[0].split(",", -1)).map(s -> s.strip().toLowerCase(Locale.ROOT)).toList();
+            int image = header.indexOf("image");
+            int text = header.indexOf("text");
+            int unsafe = header.indexOf("unsafe");
+            if (image < 0 || text < 0 || unsafe < 0 || text != header.size() - 1) {
+                throw new UserInputException(label + ": the header must be image,unsafe,text with text last (it may contain commas)");
+            }
+            Path base = Fs.path(path).getParent();
+            List<ImageInputs.ImageRef> refs = new ArrayList<>();
+            List<String> texts = new ArrayList<>();
+            List<Boolean> flags = new ArrayList<>();
+            for (int r = 1; r < lines.length; r++) {
+                if (lines[r].isBlank()) continue;
+                String[] f = lines[r].split(",", header.size());
+                String where = label + " line " + (r + 1);
+                if (f.length != header.size()) throw new UserInputException(where + ": " + f.length + " fields, the header has " + header.size());
+                String img = f[image].strip();
+                String u = f[unsafe].strip().toLowerCase(Locale.ROOT);
+                if (!List.of("0", "1", "true", "false").contains(u)) throw new UserInputException(where + ": unsafe '" + u + "' is not 0, 1, true or false");
+                Path ip = new Path(img).isAbsolute() || img.contains(":") ? Fs.path(img) : new Path(base, img);
+                refs.add(new ImageInputs.ImageRef(Integer.toString(refs.size()), ip.toString()));
+                texts.add(f[text].strip());
+                flags.add(u.equals("1") || u.equals("true"));
+            }
+            if (refs.isEmpty()) throw new UserInputException(label + " lists no pair");
+            boolean[] un = new boolean[flags.size()];
+            for (int i = 0; i < un.length; i++) un[i] = flags.get(i);
+            return new Pairs(refs, texts, un);
+        }
+    }
+}
