@@ -1,5 +1,7 @@
 package org.sith.analysis;
 
+import org.sith.linalg.Vec;
+
 /**
  * SPEC §8's relevance of an explained vector to a concept query: R_j = Σ_k c_k · max_q cos(e_k, e_q)
  * over the explanation's concepts k (weights c_k, embeddings e_k normalized but not centered) and
@@ -13,20 +15,10 @@ public final class Relevance {
         double r = 0;
         for (int k = 0; k < weights.length; k++) {
             double best = Double.NEGATIVE_INFINITY;
-            for (float[] q : queries) best = Math.max(best, cosine(concepts[k], q));
+            for (float[] q : queries) best = Math.max(best, Vec.cosine(concepts[k], q));
             r += weights[k] * best;
         }
         return r;
-    }
-
-    static double cosine(float[] a, float[] b) {
-        double d = 0, na = 0, nb = 0;
-        for (int i = 0; i < a.length; i++) {
-            d += (double) a[i] * b[i];
-            na += (double) a[i] * a[i];
-            nb += (double) b[i] * b[i];
-        }
-        return d / Math.sqrt(na * nb);
     }
 
     /** α of the amplify rule: max(α_min, R + β) (paper: α_min 0.8, β 0.3). */

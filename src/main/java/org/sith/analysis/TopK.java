@@ -26,9 +26,11 @@ public final class TopK implements Serializable {
     private static final class WorstFirst implements Comparator<Entry>, Serializable {
         @Override
         public int compare(Entry a, Entry b) {
-            return new BestFirst().compare(b, a);
+            return BEST_FIRST.compare(b, a);
         }
     }
+
+    private static final BestFirst BEST_FIRST = new BestFirst();
 
     private final int k;
     private final PriorityQueue<Entry> heap = new PriorityQueue<>(new WorstFirst());
@@ -50,7 +52,7 @@ public final class TopK implements Serializable {
         Entry e = new Entry(score, image);
         if (heap.size() < k) {
             heap.add(e);
-        } else if (new BestFirst().compare(e, heap.peek()) < 0) {
+        } else if (BEST_FIRST.compare(e, heap.peek()) < 0) {
             heap.poll();
             heap.add(e);
         }
@@ -68,7 +70,7 @@ public final class TopK implements Serializable {
     /** Best first. */
     public List<Entry> sorted() {
         List<Entry> s = new ArrayList<>(heap);
-        s.sort(new BestFirst());
+        s.sort(BEST_FIRST);
         return s;
     }
 

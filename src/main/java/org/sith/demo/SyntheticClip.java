@@ -15,6 +15,7 @@ import org.sith.checkpoint.TensorData;
 import org.sith.checkpoint.TensorMap;
 import org.sith.concepts.ConceptDictionary;
 import org.sith.io.FloatBits;
+import org.sith.linalg.Vec;
 import org.sith.model.ClipTokenizer;
 import org.sith.model.TextTower;
 import org.sith.model.Workspace;
@@ -204,7 +205,7 @@ public final class SyntheticClip {
         for (int a = 0; a < k; a++) {
             double row = 0;
             for (int b = 0; b < k; b++) {
-                m[a][b] = -dot(planted[js.get(a)], planted[js.get(b)]);
+                m[a][b] = -Vec.dot(planted[js.get(a)], planted[js.get(b)]);
                 if (a != b) row += Math.abs(m[a][b]);
             }
             s = Math.max(s, row);
@@ -228,12 +229,6 @@ public final class SyntheticClip {
                 for (int i = 0; i < width; i++) w[i] += low[a][c] * e[c][i];
             }
         }
-    }
-
-    private static double dot(double[] a, double[] b) {
-        double s = 0;
-        for (int i = 0; i < a.length; i++) s += a[i] * b[i];
-        return s;
     }
 
     /** The residual direction w with LN_post(w)·P ∝ Σ c_i d_i (P has orthonormal columns ⊥ 1). */

@@ -27,6 +27,7 @@ import org.sith.heads.HeadEdit;
 import org.sith.heads.VoFactors;
 import org.sith.io.Fs;
 import org.sith.io.TextLines;
+import org.sith.linalg.Vec;
 
 /**
  * `edit` by table: scale factors α per (layer, head, sv) applied as SPEC §8 says, exported as a
@@ -142,8 +143,8 @@ public final class EditJob {
                         newB[o] += shift;
                     }
                 }
-                replaced.put(ck.outWeightName(l), toFloat(newW));
-                replaced.put(ck.outBiasName(l), toFloat(newB));
+                replaced.put(ck.outWeightName(l), Vec.toFloat(newW));
+                replaced.put(ck.outBiasName(l), Vec.toFloat(newB));
             }
             CheckpointPatch.write(ck.tensors(), replaced, dir.staged(fileName), conf);
             for (String s : sidecars) copy(new Path(source.getParent(), s), Fs.path(dir.staged(s)), conf);
@@ -167,12 +168,6 @@ public final class EditJob {
             dir.abort(NAME, false);
             throw e;
         }
-    }
-
-    private static float[] toFloat(double[] a) {
-        float[] f = new float[a.length];
-        for (int i = 0; i < a.length; i++) f[i] = (float) a[i];
-        return f;
     }
 
     private static void copy(Path from, Path to, Configuration conf) throws IOException {

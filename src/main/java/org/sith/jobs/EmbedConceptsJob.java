@@ -61,7 +61,7 @@ public final class EmbedConceptsJob {
             int context = shape.context();
             int projDim = shape.projDim();
             int modelVocab = shape.vocab();
-            ClipTokenizer tok = tokenizer(p, conf);
+            ClipTokenizer tok = Inputs.tokenizer(p.bpe(), p.checkpoint(), conf);
             if (tok.vocabSize() > modelVocab) {
                 throw new UserInputException("tokenizer " + tok.source() + " has " + tok.vocabSize()
                         + " tokens but the checkpoint's token embedding has only " + modelVocab + " rows: they do not belong together");
@@ -119,16 +119,6 @@ public final class EmbedConceptsJob {
                 throw new UncheckedIOException("checkpoint " + p.checkpoint() + ": " + e.getMessage(), e);
             }
         }
-    }
-
-    private static ClipTokenizer tokenizer(Params p, Configuration conf) {
-        if (p.bpe() != null) return ClipTokenizer.load(p.bpe(), conf);
-        ClipTokenizer t = ClipTokenizer.besideCheckpoint(p.checkpoint(), conf);
-        if (t == null) {
-            throw new UserInputException("no tokenizer beside checkpoint " + p.checkpoint()
-                    + " (vocab.json + merges.txt, tokenizer.json or bpe_simple_vocab_16e6.txt.gz): pass --bpe FILE");
-        }
-        return t;
     }
 
     /** The vocabulary's lines sorted into concepts to embed, blank lines and duplicates. */

@@ -113,6 +113,12 @@ final class ImageInputs {
         return out;
     }
 
+    /** An image path as written in a manifest: absolute or with a scheme as is, else relative to the manifest's folder. */
+    static ImageRef inManifest(String id, String image, Path manifestFolder) {
+        Path p = new Path(image).isAbsolute() || image.contains(":") ? Fs.path(image) : new Path(manifestFolder, image);
+        return new ImageRef(id, p.toString());
+    }
+
     /** Slices of consecutive images, one per task. */
     static List<List<ImageRef>> slices(List<ImageRef> refs, int perTask) {
         List<List<ImageRef>> out = new ArrayList<>();

@@ -19,6 +19,7 @@ import org.sith.UserInputException;
 import org.sith.checkpoint.ClipCheckpoint;
 import org.sith.io.Npy;
 import org.sith.linalg.Gemm;
+import org.sith.linalg.Vec;
 import org.sith.model.Preprocessor;
 import org.sith.model.VisionTower;
 import org.sith.model.Workspace;
@@ -80,9 +81,7 @@ public final class ImageMeanJob {
                     double[] sum = new double[tower.projDim()];
                     float[][] e = tower.embed(batch.pixels(), batch.count(), ImageModel.imagesPerProduct(tower), new Workspace());
                     for (float[] v : e) {
-                        double n = 0;
-                        for (float f : v) n += (double) f * f;
-                        n = Math.sqrt(n);
+                        double n = Vec.norm(v);
                         for (int j = 0; j < sum.length; j++) sum[j] += v[j] / n;
                     }
                     counter.add(batch.refs().size());

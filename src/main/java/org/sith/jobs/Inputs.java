@@ -19,6 +19,7 @@ import org.sith.UserInputException;
 import org.sith.concepts.ConceptDictionary;
 import org.sith.io.Fs;
 import org.sith.io.Npy;
+import org.sith.model.ClipTokenizer;
 
 /** Reading and checking what the user points the commands at. */
 public final class Inputs {
@@ -153,6 +154,17 @@ public final class Inputs {
             out[i] = v[i];
         }
         return out;
+    }
+
+    /** The tokenizer of --bpe, else the one saved beside the checkpoint; neither is a user error. */
+    static ClipTokenizer tokenizer(String bpe, String checkpoint, Configuration conf) {
+        if (bpe != null) return ClipTokenizer.load(bpe, conf);
+        ClipTokenizer t = ClipTokenizer.besideCheckpoint(checkpoint, conf);
+        if (t == null) {
+            throw new UserInputException("no tokenizer beside checkpoint " + checkpoint
+                    + " (vocab.json + merges.txt, tokenizer.json or bpe_simple_vocab_16e6.txt.gz): pass --bpe FILE");
+        }
+        return t;
     }
 
     static String firstArrayColumn(Dataset<Row> df, String path, String option) {

@@ -77,8 +77,7 @@ final class QueryEdits {
     }
 
     private static float[][] embedQueries(EditJob.Params p, Configuration conf, List<String> texts, int projDim) {
-        ClipTokenizer tok = p.bpe() != null ? ClipTokenizer.load(p.bpe(), conf) : ClipTokenizer.besideCheckpoint(p.checkpoint(), conf);
-        if (tok == null) throw new UserInputException("no tokenizer beside checkpoint " + p.checkpoint() + ": pass --bpe FILE");
+        ClipTokenizer tok = Inputs.tokenizer(p.bpe(), p.checkpoint(), conf);
         try (ClipText t = ClipText.open(p.checkpoint(), conf, null, null)) {
             TextTower tower = TextTower.load(t);
             if (tower.projDim() != projDim) throw new UserInputException("checkpoint " + p.checkpoint() + ": text and image projections differ in width");

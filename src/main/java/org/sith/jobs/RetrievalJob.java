@@ -25,6 +25,7 @@ import org.sith.checkpoint.ClipText;
 import org.sith.io.Fs;
 import org.sith.io.TextLines;
 import org.sith.linalg.Gemm;
+import org.sith.linalg.Vec;
 import org.sith.model.ClipTokenizer;
 import org.sith.model.Preprocessor;
 import org.sith.model.TextTower;
@@ -126,9 +127,7 @@ public final class RetrievalJob {
             for (int k = 0; k < e.length; k++) {
                 String image = batch.decoded().get(k).id();
                 long imageIndex = Long.parseLong(image);
-                double norm = 0;
-                for (float v : e[k]) norm += (double) v * v;
-                norm = Math.sqrt(norm);
+                double norm = Vec.norm(e[k]);
                 TopK mine = new TopK(top);
                 for (int q = 0; q < n; q++) {
                     double s = 0;
@@ -176,8 +175,7 @@ public final class RetrievalJob {
     /** Normalized text embeddings (N×p), embedded in sharded tasks with the tower loaded once per executor. */
     static float[] embedTexts(SparkSession spark, Params p, String checkpoint, List<String> texts, int dim) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
-        ClipTokenizer tok = p.bpe() != null ? ClipTokenizer.load(p.bpe(), conf) : ClipTokenizer.besideCheckpoint(checkpoint, conf);
-        if (tok == null) throw new UserInputException("no tokenizer beside checkpoint " + checkpoint + ": pass --bpe FILE");
+        ClipTokenizer tok = Inputs.tokenizer(p.bpe(), checkpoint, conf);
         int heads;
         int context;
         try (ClipText t = ClipText.open(checkpoint, conf, null, p.activation())) {
@@ -207,9 +205,7 @@ public final class RetrievalJob {
         int row = 0;
         for (float[][] part : parts) {
             for (float[] v : part) {
-                double n = 0;
-                for (float f : v) n += (double) f * f;
-                n = Math.sqrt(n);
+                double n = Vec.norm(v);
                 for (int j = 0; j < dim; j++) out[row * dim + j] = (float) (v[j] / n);
                 row++;
             }
@@ -251,8 +247,7 @@ public final class RetrievalJob {
                 String img = f[image].strip();
                 String u = f[unsafe].strip().toLowerCase(Locale.ROOT);
                 if (!List.of("0", "1", "true", "false").contains(u)) throw new UserInputException(where + ": unsafe '" + u + "' is not 0, 1, true or false");
-                Path ip = new Path(img).isAbsolute() || img.contains(":") ? Fs.path(img) : new Path(base, img);
-                refs.add(new ImageInputs.ImageRef(Integer.toString(refs.size()), ip.toString()));
+                refs.add(ImageInputs.inManifest(Integer.toString(refs.size()), img, base));
                 texts.add(f[text].strip());
                 flags.add(u.equals("1") || u.equals("true"));
             }

@@ -23,6 +23,7 @@ import org.sith.UserInputException;
 import org.sith.io.Fs;
 import org.sith.io.TextLines;
 import org.sith.linalg.Gemm;
+import org.sith.linalg.Vec;
 import org.sith.model.ClipTokenizer;
 import org.sith.model.Preprocessor;
 import org.sith.model.TextTower;
@@ -178,10 +179,7 @@ public final class ZeroShotJob {
 
     /** w_c = normalize(mean_t normalize(text(template_t(class_c)))), C×p row-major. */
     static float[] classifier(Params p, Configuration conf, List<String> classes, List<String> templates, int projDim) {
-        ClipTokenizer tok = p.bpe() != null ? ClipTokenizer.load(p.bpe(), conf) : ClipTokenizer.besideCheckpoint(p.checkpoint(), conf);
-        if (tok == null) {
-            throw new UserInputException("no tokenizer beside checkpoint " + p.checkpoint() + ": pass --bpe FILE");
-        }
+        ClipTokenizer tok = Inputs.tokenizer(p.bpe(), p.checkpoint(), conf);
         TextTower text = TowerCache.text(p.checkpoint(), conf, textHeads(p, conf), p.activation());
         if (text.projDim() != projDim) {
             throw new UserInputException("checkpoint " + p.checkpoint() + ": text projection width " + text.projDim()
@@ -195,15 +193,10 @@ public final class ZeroShotJob {
             double[] mean = new double[projDim];
             for (int t = 0; t < templates.size(); t++) {
                 float[] v = e[c * templates.size() + t];
-                double n = 0;
-                for (float f : v) n += (double) f * f;
-                n = Math.sqrt(n);
+                double n = Vec.norm(v);
                 for (int j = 0; j < projDim; j++) mean[j] += v[j] / n;
             }
-            double n = 0;
-            for (double v : mean) n += v * v;
-            n = Math.sqrt(n);
-            for (int j = 0; j < projDim; j++) w[c * projDim + j] = (float) (mean[j] / n);
+            System.arraycopy(Vec.toFloat(Vec.normalizeInPlace(mean)), 0, w, c * projDim, projDim);
         }
         return w;
     }
@@ -267,8 +260,7 @@ public final class ZeroShotJob {
                     }
                     if (c < 0 || c >= classes.size()) throw new UserInputException(where + ": label " + c + " outside 0.." + (classes.size() - 1));
                 }
-                Path ip = new Path(img).isAbsolute() || img.contains(":") ? Fs.path(img) : new Path(base, img);
-                refs.add(new ImageInputs.ImageRef(img, ip.toString()));
+                refs.add(ImageInputs.inManifest(img, img, base));
                 labels.add(c);
                 if (group >= 0) groups.add(f[group].strip());
             }

@@ -23,6 +23,26 @@ public final class Vec {
         return a;
     }
 
+    /** ‖a‖ of a float vector, accumulated in double. */
+    public static double norm(float[] a) {
+        double s = 0;
+        for (float f : a) s += (double) f * f;
+        return Math.sqrt(s);
+    }
+
+    /** ⟨a, b⟩ of float vectors, accumulated in double. */
+    public static double dot(float[] a, float[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) s += (double) a[i] * b[i];
+        return s;
+    }
+
+    public static double cosine(float[] a, float[] b) {
+        double na = norm(a);
+        double nb = norm(b);
+        return na == 0 || nb == 0 ? 0 : dot(a, b) / (na * nb);
+    }
+
     public static double cosine(double[] a, double[] b) {
         double na = norm(a);
         double nb = norm(b);
