@@ -11,22 +11,18 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
 import org.apache.hadoop.conf.Configuration;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sith.SparkTestBase;
-import org.sith.checkpoint.TensorData;
 import org.sith.model.ClipTokenizer;
 import org.sith.model.ReferenceTextForward;
 import org.sith.model.TextFixtures;
-import org.sith.model.VisionFixtures;
 
 /**
  * edit by concept query: relevance of every explained vector against brute force (the query
@@ -34,8 +30,7 @@ import org.sith.model.VisionFixtures;
  * selection rules (suppress R ≥ τ; amplify α = max(α_min, R + β)).
  */
 class QueryEditTest extends SparkTestBase {
-    static final Path DATA = Path.of(System.getProperty("sith.shared.data", "../shared/data"));
-    static final Path BPE = DATA.resolve("tokenizer/openai/bpe_simple_vocab_16e6.txt.gz");
+    static final Path BPE = TwoTowers.BPE;
 
     @TempDir
     static Path tmp;
@@ -45,12 +40,10 @@ class QueryEditTest extends SparkTestBase {
 
     @BeforeAll
     static void model() throws Exception {
-        Assumptions.assumeTrue(Files.exists(BPE), "real CLIP tokenizer not found under " + DATA.toAbsolutePath() + ": skipped");
-        VisionFixtures vision = VisionFixtures.random(51, 32, 8, 48, 2, 4, 24);
-        text = TextFixtures.random(52, 49408, 77, 32, 2, 4, 24);
-        LinkedHashMap<String, TensorData> all = new LinkedHashMap<>(vision.openClip());
-        all.putAll(text.openClip());
-        ckpt = TextFixtures.write(tmp.resolve("model"), "model.safetensors", all, "open_clip_config.json", text.openClipConfig(true, 48, 4, 2, 32, 8));
+        TwoTowers.assumeTokenizer();
+        TwoTowers.Model m = TwoTowers.write(tmp.resolve("model"), 51);
+        text = m.text();
+        ckpt = m.checkpoint();
         Files.copy(BPE, tmp.resolve("model/bpe_simple_vocab_16e6.txt.gz"));
         List<String> words = List.of("dog", "cat", "water", "beach", "forest", "car", "red", "blue", "snow", "mountain", "boat", "bird",
                 "tree", "city", "night", "grass", "sand", "sky", "road", "house", "flower", "horse", "train", "bridge");

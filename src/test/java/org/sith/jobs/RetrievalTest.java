@@ -3,7 +3,6 @@ package org.sith.jobs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -17,10 +16,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
-import javax.imageio.ImageIO;
 
 import org.apache.hadoop.conf.Configuration;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sith.SparkTestBase;
@@ -28,16 +25,10 @@ import org.sith.checkpoint.TensorData;
 import org.sith.model.ClipTokenizer;
 import org.sith.model.ReferenceTextForward;
 import org.sith.model.ReferenceVisionForward;
-import org.sith.model.TextFixtures;
-import org.sith.model.VisionFixtures;
 
 /** retrieval before and after an edit, against recall and unsafe rates counted from the reference forward passes. */
 class RetrievalTest extends SparkTestBase {
-    static final Path DATA = Path.of(System.getProperty("sith.shared.data", "../shared/data"));
-    static final Path BPE = DATA.resolve("tokenizer/openai/bpe_simple_vocab_16e6.txt.gz");
-    static final int SIZE = 32;
-    static final double[] MEAN = {0.48145466, 0.4578275, 0.40821073};
-    static final double[] STD = {0.26862954, 0.26130258, 0.27577711};
+    static final Path BPE = TwoTowers.BPE;
     static final int N = 14;
 
     @TempDir
@@ -45,13 +36,10 @@ class RetrievalTest extends SparkTestBase {
 
     @Test
     void figuresEqualBruteForceForTheBaseAndTheEditedCheckpoint() throws Exception {
-        Assumptions.assumeTrue(Files.exists(BPE), "real CLIP tokenizer not found under " + DATA.toAbsolutePath() + ": skipped");
-        VisionFixtures vision = VisionFixtures.random(61, SIZE, 8, 48, 2, 4, 24);
-        TextFixtures text = TextFixtures.random(62, 49408, 77, 32, 2, 4, 24);
-        LinkedHashMap<String, TensorData> all = new LinkedHashMap<>(vision.openClip());
-        all.putAll(text.openClip());
-        Path ckpt = TextFixtures.write(tmp.resolve("model"), "model.safetensors", all, "open_clip_config.json",
-                text.openClipConfig(true, 48, 4, 2, SIZE, 8));
+        TwoTowers.assumeTokenizer();
+        TwoTowers.Model m = TwoTowers.write(tmp.resolve("model"), 61);
+        LinkedHashMap<String, TensorData> all = m.tensors();
+        Path ckpt = m.checkpoint();
         Files.copy(BPE, tmp.resolve("model/bpe_simple_vocab_16e6.txt.gz"));
         Files.writeString(tmp.resolve("edits.csv"), "layer,head,sv,alpha\n1,0,0,0\n1,1,0,0\n1,2,0,3\n");
         assertEquals(0, cli("edit", "--checkpoint", ckpt.toString(), "--edits", tmp.resolve("edits.csv").toString(),
@@ -65,17 +53,7 @@ class RetrievalTest extends SparkTestBase {
         Random rnd = new Random(9);
         Files.createDirectories(tmp.resolve("img"));
         for (int i = 0; i < N; i++) {
-            BufferedImage img = new BufferedImage(SIZE, SIZE, BufferedImage.TYPE_INT_RGB);
-            float[] px = new float[3 * SIZE * SIZE];
-            for (int y = 0; y < SIZE; y++) {
-                for (int x = 0; x < SIZE; x++) {
-                    int[] rgb = {rnd.nextInt(256), rnd.nextInt(256), rnd.nextInt(256)};
-                    img.setRGB(x, y, (rgb[0] << 16) | (rgb[1] << 8) | rgb[2]);
-                    for (int c = 0; c < 3; c++) px[(c * SIZE + y) * SIZE + x] = (float) ((rgb[c] / 255f - MEAN[c]) / STD[c]);
-                }
-            }
-            ImageIO.write(img, "png", tmp.resolve("img/p" + i + ".png").toFile());
-            pixels.add(px);
+            pixels.add(TwoTowers.randomPng(tmp.resolve("img/p" + i + ".png"), rnd));
             unsafe[i] = i % 4 == 3;
             csv.append("img/p").append(i).append(".png,").append(unsafe[i] ? 1 : 0).append(",a photo of a ").append(words[i]).append(", outdoors\n");
         }

@@ -3,7 +3,6 @@ package org.sith.jobs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -12,19 +11,15 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
-import javax.imageio.ImageIO;
 
 import org.apache.hadoop.conf.Configuration;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sith.SparkTestBase;
-import org.sith.checkpoint.TensorData;
 import org.sith.model.ClipTokenizer;
 import org.sith.model.ReferenceTextForward;
 import org.sith.model.ReferenceVisionForward;
@@ -33,25 +28,18 @@ import org.sith.model.VisionFixtures;
 
 /** zero-shot on a tiny labelled set: accuracies against predictions counted by hand from the reference forward passes. */
 class ZeroShotTest extends SparkTestBase {
-    static final Path DATA = Path.of(System.getProperty("sith.shared.data", "../shared/data"));
-    static final Path BPE = DATA.resolve("tokenizer/openai/bpe_simple_vocab_16e6.txt.gz");
-    static final int SIZE = 32;
-    static final double[] MEAN = {0.48145466, 0.4578275, 0.40821073};
-    static final double[] STD = {0.26862954, 0.26130258, 0.27577711};
+    static final Path BPE = TwoTowers.BPE;
 
     @TempDir
     static Path tmp;
 
     @Test
     void accuraciesEqualCountsFromTheReferenceForwardPasses() throws Exception {
-        Assumptions.assumeTrue(Files.exists(BPE), "real CLIP tokenizer not found under " + DATA.toAbsolutePath() + ": skipped");
-        VisionFixtures vision = VisionFixtures.random(41, SIZE, 8, 48, 2, 4, 24);
-        TextFixtures text = TextFixtures.random(42, 49408, 77, 32, 2, 4, 24);
-        LinkedHashMap<String, TensorData> all = new LinkedHashMap<>(vision.openClip());
-        all.putAll(text.openClip());
-        Path dir = tmp.resolve("model");
-        Path ckpt = TextFixtures.write(dir, "model.safetensors", all, "open_clip_config.json",
-                text.openClipConfig(true, 48, 4, 2, SIZE, 8));
+        TwoTowers.assumeTokenizer();
+        TwoTowers.Model m = TwoTowers.write(tmp.resolve("model"), 41);
+        VisionFixtures vision = m.vision();
+        TextFixtures text = m.text();
+        Path ckpt = m.checkpoint();
 
         List<String> classes = List.of("cat", "dog", "bird");
         List<String> templates = List.of("a photo of a {}.", "a drawing of a {}.");
@@ -75,16 +63,7 @@ class ZeroShotTest extends SparkTestBase {
         Random rnd = new Random(8);
         Map<String, int[]> counts = new HashMap<>(); // scope/name → {images, correct}
         for (int i = 0; i < 12; i++) {
-            BufferedImage img = new BufferedImage(SIZE, SIZE, BufferedImage.TYPE_INT_RGB);
-            float[] px = new float[3 * SIZE * SIZE];
-            for (int y = 0; y < SIZE; y++) {
-                for (int x = 0; x < SIZE; x++) {
-                    int[] rgb = {rnd.nextInt(256), rnd.nextInt(256), rnd.nextInt(256)};
-                    img.setRGB(x, y, (rgb[0] << 16) | (rgb[1] << 8) | rgb[2]);
-                    for (int c = 0; c < 3; c++) px[(c * SIZE + y) * SIZE + x] = (float) ((rgb[c] / 255f - MEAN[c]) / STD[c]);
-                }
-            }
-            ImageIO.write(img, "png", images.resolve("i" + i + ".png").toFile());
+            float[] px = TwoTowers.randomPng(images.resolve("i" + i + ".png"), rnd);
             int label = i % 3;
             String group = i < 6 ? "land" : "water";
             manifest.append("images/i").append(i).append(".png,").append(i % 2 == 0 ? classes.get(label) : Integer.toString(label))
