@@ -106,8 +106,15 @@ public record HeadBasis(int layer, int head, double[] sigma, double[][] u, doubl
                 if (lo > 0 && hi / lo < CHOLESKY_MAX_COND) return new Factor(r, a, null);
             }
             QRDecomposition<DMatrixRMaj> qr = DecompositionFactory_DDRM.qr(a.numRows, dh);
-            if (!qr.decompose(a.copy())) throw new IllegalStateException("QR failed");
-            return new Factor(qr.getR(null, true), null, qr.getQ(null, true));
+            if (qr.decompose(a.copy())) return new Factor(qr.getR(null, true), null, qr.getQ(null, true));
+            // Householder QR refuses a rank-deficient factor (a head whose value or output map lost
+            // dimensions, e.g. after an edit that suppressed vectors). The thin SVD A = U·(S·Vᵀ)
+            // serves as well: any orthonormal Q with A = Q·R gives the same core SVD.
+            SingularValueDecomposition_F64<DMatrixRMaj> svd = DecompositionFactory_DDRM.svd(a.numRows, dh, true, true, true);
+            if (!svd.decompose(a.copy())) throw new IllegalStateException("SVD of a " + a.numRows + "×" + dh + " factor failed");
+            DMatrixRMaj sv = new DMatrixRMaj(dh, dh);
+            CommonOps_DDRM.multTransB(svd.getW(null), svd.getV(null, false), sv);
+            return new Factor(sv, null, svd.getU(null, false));
         }
 
         /** Q·x for a d_h×d_h x. */

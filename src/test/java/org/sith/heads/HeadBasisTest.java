@@ -97,6 +97,30 @@ class HeadBasisTest {
     }
 
     @Test
+    void rankDeficientHeadsMatchTheDenseSvd() {
+        // A head whose value map reads only 3 directions and whose output map writes only 2 (as after an edit
+        // that suppressed vectors, or a pruned model): both thin factors are rank-deficient.
+        Block b = randomBlock(4);
+        int head = 2;
+        for (int i = 3; i < DH; i++) java.util.Arrays.fill(b.inProj, (2 * D + head * DH + i) * D, (2 * D + head * DH + i + 1) * D, 0f);
+        for (int o = 0; o < D; o++) {
+            for (int i = 0; i < DH; i++) if (i != 0 && i != 5) b.outProj[o * D + head * DH + i] = 0f;
+        }
+        RealMatrix m = denseVo(b, head, false);
+        double[] expected = new SingularValueDecomposition(m).getSingularValues();
+        HeadBasis basis = HeadBasis.compute(VoFactors.of(0, head, D, DH, b.valueRows(), b.outProj, b.gamma, false), DH);
+        for (int j = 0; j < DH; j++) assertEquals(expected[j], basis.sigma()[j], 1e-9 * expected[0], "sigma " + j);
+        assertTrue(expected[2] < 1e-9 * expected[0], "the plant has rank 2");
+        for (int r = 0; r < D; r++) {
+            for (int c = 0; c < D; c++) {
+                double s = 0;
+                for (int j = 0; j < 2; j++) s += basis.sigma()[j] * basis.u()[j][r] * basis.v()[j][c];
+                assertEquals(m.getEntry(r, c), s, 1e-9 * expected[0]);
+            }
+        }
+    }
+
+    @Test
     void signRuleMakesTheLargestEntryOfEachReadDirectionPositive() {
         HeadBasis basis = HeadBasis.compute(VoFactors.of(2, 1, D, DH, randomBlock(3).valueRows(), randomBlock(3).outProj, randomBlock(3).gamma, true), DH);
         for (double[] u : basis.u()) {
