@@ -27,7 +27,11 @@ import org.sith.SparkTestBase;
 import org.sith.checkpoint.SafeTensors;
 import org.sith.checkpoint.TensorData;
 import org.sith.checkpoint.TensorInfo;
+import org.sith.checkpoint.ClipCheckpoint;
+import org.sith.model.PythonOracle;
 import org.sith.model.ReferenceMatchScores;
+import org.sith.model.VisionTower;
+import org.sith.model.Workspace;
 import org.sith.model.VisionFixtures;
 
 /**
@@ -111,6 +115,7 @@ class EditTest extends SparkTestBase {
             }
         }
         checkValuePath(before, after, hf, alpha);
+        checkAgainstNumpy(in, edited, hf, f);
 
         try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement()) {
             ResultSet r = s.executeQuery("SELECT count(*), sum(alpha), min(selection), max(sigma) > 0 FROM read_parquet('" + out + "/edits/*.parquet')");
@@ -120,6 +125,43 @@ class EditTest extends SparkTestBase {
             assertEquals("table", r.getString(3));
             assertTrue(r.getBoolean(4));
         }
+    }
+
+    /**
+     * A separate reader (numpy, its own safetensors parsing) loads the exported file, and its forward pass equals
+     * numpy's in-memory edited model (M_h replaced by M_h − Σ(1−α)σuvᵀ from numpy's SVD of the dense VO matrix,
+     * the value bias flowing through the unedited output map); our own tower on the exported file agrees too.
+     */
+    static void checkAgainstNumpy(Path in, Path edited, boolean hf, VisionFixtures f) throws Exception {
+        PythonOracle.assumeModules("numpy");
+        List<double[]> table = List.of(new double[] {1, 2, 0, 0}, new double[] {1, 0, 3, 1.5}, new double[] {2, 1, 1, -1});
+        int n = 3;
+        int block = 3 * f.image * f.image;
+        float[] pixels = f.randomPixels(17, n);
+        List<float[]> images = new ArrayList<>();
+        for (int i = 0; i < n; i++) images.add(java.util.Arrays.copyOfRange(pixels, i * block, (i + 1) * block));
+        Map<String, double[][]> py = PythonOracle.numpyVision(in, edited, hf, HEADS, true, table, images, tmp);
+        float[][] ours;
+        try (ClipCheckpoint ck = ClipCheckpoint.open(edited.toString(), new Configuration(), null)) {
+            ours = VisionTower.load(ck, null).embed(pixels, n, n, new Workspace());
+        }
+        for (int i = 0; i < n; i++) {
+            double[] mem = py.get("in_memory")[i];
+            assertTrue(relativeError(py.get("edited_file")[i], mem) < 1e-5, "numpy: exported file vs in-memory edit, image " + i);
+            double[] o = new double[mem.length];
+            for (int j = 0; j < o.length; j++) o[j] = ours[i][j];
+            assertTrue(relativeError(o, mem) < 1e-5, "our tower on the exported file vs numpy's in-memory edit, image " + i);
+            assertTrue(relativeError(py.get("base")[i], mem) > 1e-3, "the edit changes the embedding, image " + i);
+        }
+    }
+
+    static double relativeError(double[] got, double[] want) {
+        double num = 0, den = 0;
+        for (int i = 0; i < want.length; i++) {
+            num += (got[i] - want[i]) * (got[i] - want[i]);
+            den += want[i] * want[i];
+        }
+        return Math.sqrt(num / den);
     }
 
     /**
