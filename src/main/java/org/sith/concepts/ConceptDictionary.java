@@ -214,6 +214,9 @@ public final class ConceptDictionary implements Serializable {
         return t;
     }
 
+    /** How {@link #fingerprint()} is computed, for `_run.json`. */
+    public static final String FINGERPRINT = "sha256 of p, N and each kept concept's id, UTF-8 string and raw float32 embedding (big-endian), in order";
+
     private String computeFingerprint() {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");

@@ -52,7 +52,7 @@ public final class DecomposeJob {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         Inputs.mustExist("checkpoint", p.checkpoint(), conf);
         OutputDir dir = OutputDir.prepare(p.out(), OUTPUTS, p.overwrite(), p.resume(), conf);
-        RunRecord record = new RunRecord(NAME, spark);
+        RunRecord record = new RunRecord(NAME, spark).options(p);
         boolean chunksWritten = false;
         try {
             ClipCheckpoint ck = ClipCheckpoint.open(p.checkpoint(), conf, p.heads());
@@ -82,7 +82,7 @@ public final class DecomposeJob {
             if (p.vocab() != null) record.input("vocab", p.vocab(), conf);
             if (p.imageMean() != null) record.input("image_mean", p.imageMean(), conf);
             record.inputFingerprint("dictionary", dictLabel + " (" + dict.size() + " concepts, "
-                    + dict.droppedDuplicates().size() + " duplicates dropped)", dict.fingerprint());
+                    + dict.droppedDuplicates().size() + " duplicates dropped)", dict.fingerprint(), ConceptDictionary.FINGERPRINT);
             record.param("model", model).param("layers", layers).param("heads", ck.heads()).param("head_dim", ck.headDim())
                     .param("width", ck.width()).param("p", p3).param("layout", ck.layout().name().toLowerCase(Locale.ROOT))
                     .param("side", p.side().label()).param("rank", rank).param("method", Rows.methodLabel(p.method()))
@@ -165,7 +165,9 @@ public final class DecomposeJob {
             writeExplanations(expl, dir.staged("explanations"), layers.length);
             sv.repartition(1).sortWithinPartitions("layer", "head", "sv").write().parquet(dir.staged("singular_vectors"));
             long vectors = (long) total * rank;
-            record.result("heads", total).result("heads_computed", missing.size()).result("vectors", vectors);
+            record.result("heads", total).result("heads_computed", missing.size()).result("vectors", vectors)
+                    .result("heads_resumed", total - missing.size()).result("chunks_resumed", resumedChunks)
+                    .result("chunks_written", chunks.size() - resumedChunks);
             record.phase("write");
             dir.commit(record.toJson());
             dir.deleteWork(NAME);

@@ -94,7 +94,7 @@ public final class EditJob {
         List<String> outputs = new ArrayList<>(List.of(fileName, "edits"));
         outputs.addAll(sidecars);
         OutputDir dir = OutputDir.prepare(p.out(), outputs, p.overwrite(), false, false, conf);
-        RunRecord record = new RunRecord(NAME, spark);
+        RunRecord record = new RunRecord(NAME, spark).options(p);
         try (ClipCheckpoint ck = ClipCheckpoint.open(p.checkpoint(), conf, p.heads())) {
             Map<String, Row> explained = p.explanations() == null ? Map.of() : explanations(spark, p.explanations());
             List<Edit> edits = p.edits() != null ? readEdits(spark, p.edits(), ck) : QueryEdits.select(spark, p, ck, explained);

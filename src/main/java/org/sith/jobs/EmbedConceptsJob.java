@@ -53,7 +53,7 @@ public final class EmbedConceptsJob {
         Inputs.mustExist("vocab", p.vocab(), conf);
         if (p.bpe() != null) Inputs.mustExist("bpe", p.bpe(), conf);
         OutputDir dir = OutputDir.prepare(p.out(), List.of("concepts"), p.overwrite(), false, false, conf);
-        RunRecord record = new RunRecord(NAME, spark);
+        RunRecord record = new RunRecord(NAME, spark).options(p);
         try {
             TextShape shape = TextShape.of(p, conf);
             int heads = shape.heads();
@@ -73,7 +73,7 @@ public final class EmbedConceptsJob {
             for (String n : notes) System.err.println("sith " + NAME + ": " + n);
 
             record.input("checkpoint", p.checkpoint(), conf).input("vocab", p.vocab(), conf);
-            record.inputFingerprint("tokenizer", tok.source(), tok.fingerprint());
+            record.inputFingerprint("tokenizer", tok.source(), tok.fingerprint(), "sha256 of the ordered merges and token ids (equal fingerprints tokenize alike)");
             record.param("text_heads", heads).param("activation", activation).param("context_length", context)
                     .param("concepts_per_task", p.conceptsPerTask()).param("batch_tokens", p.batchTokens());
             record.phase("tokenize");

@@ -37,7 +37,7 @@ public final class ExplainJob {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         Inputs.mustExist("vectors", p.vectors(), conf);
         OutputDir dir = OutputDir.prepare(p.out(), List.of("explanations"), p.overwrite(), false, false, conf);
-        RunRecord record = new RunRecord(NAME, spark);
+        RunRecord record = new RunRecord(NAME, spark).options(p);
         try {
             float[][] v = readVectors(spark, p.vectors());
             int dim = v[0].length;
@@ -61,7 +61,7 @@ public final class ExplainJob {
             record.input("vectors", p.vectors(), conf).input("concepts", p.concepts(), conf);
             if (p.vocab() != null) record.input("vocab", p.vocab(), conf);
             if (p.imageMean() != null) record.input("image_mean", p.imageMean(), conf);
-            record.inputFingerprint("dictionary", dictLabel, dict.fingerprint());
+            record.inputFingerprint("dictionary", dictLabel, dict.fingerprint(), ConceptDictionary.FINGERPRINT);
             record.param("model", model).param("center", center).param("method", Rows.methodLabel(p.method()))
                     .param("lambda", p.lambda()).param("k", p.k()).param("dictionary", dictLabel).param("vectors", v.length);
             record.phase("prepare");

@@ -20,6 +20,7 @@ import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
 import org.sith.io.Fs;
@@ -58,8 +59,8 @@ final class ImageInputs {
         return f;
     }
 
-    /** One image's pixels, or why it was skipped. */
-    record Loaded(ImageRef ref, float[] pixels, String error) {}
+    /** One image's pixels, or why it was skipped; the SHA-256 of its bytes (null when they could not be read). */
+    record Loaded(ImageRef ref, float[] pixels, String error, String sha256) {}
 
     static boolean isImageName(String name) {
         String n = name.toLowerCase(Locale.ROOT);
@@ -128,35 +129,41 @@ final class ImageInputs {
 
     /** Reads, decodes and preprocesses an image; any failure becomes the reason it is skipped. */
     static Loaded loadOne(ImageRef ref, Preprocessor pre, Configuration conf) {
+        byte[] bytes = null;
         try {
             Path p = Fs.path(ref.path());
-            byte[] bytes;
             try (InputStream in = Fs.fs(p, conf).open(p)) {
                 bytes = in.readAllBytes();
             }
-            return new Loaded(ref, pre.apply(ImageDecoder.decode(bytes, ref.id())), null);
+            return new Loaded(ref, pre.apply(ImageDecoder.decode(bytes, ref.id())), null, sha256(bytes));
         } catch (UserInputException e) {
-            return new Loaded(ref, null, e.getMessage());
+            return new Loaded(ref, null, e.getMessage(), bytes == null ? null : sha256(bytes));
         } catch (IOException | RuntimeException e) {
-            return new Loaded(ref, null, "image " + ref.id() + ": " + e);
+            return new Loaded(ref, null, "image " + ref.id() + ": " + e, bytes == null ? null : sha256(bytes));
         }
     }
 
-    /** The images of one slice that decoded, as consecutive 3×S×S pixel blocks, and the ones skipped with their reasons. */
-    record Batch(List<ImageRef> refs, float[] pixels, int count, List<ImageRef> decoded, List<String> skipped) {
+    /**
+     * The images of one slice that decoded, as consecutive 3×S×S pixel blocks, and the ones skipped with their
+     * reasons; {@code digest} lists every image's SHA-256 as `sha256sum` prints it ("hash  id" lines, in slice
+     * order; null for a slice of a pixel .npy, which is fingerprinted whole).
+     */
+    record Batch(List<ImageRef> refs, float[] pixels, int count, List<ImageRef> decoded, List<String> skipped, String digest) {
         static Batch load(List<ImageRef> refs, Preprocessor pre, Configuration conf) {
             int block = 3 * pre.size() * pre.size();
             if (!refs.isEmpty() && refs.get(0).row() >= 0) {
                 // a slice of a pixel .npy: consecutive rows, read with one open and one seek
                 Npy.RowFile f = pixelArray(refs.get(0).path(), pre.size(), conf);
                 float[] pixels = Npy.readRows(f, conf, refs.get(0).row(), refs.size());
-                return new Batch(refs, pixels, refs.size(), refs, List.of());
+                return new Batch(refs, pixels, refs.size(), refs, List.of(), null);
             }
             List<float[]> ok = new ArrayList<>();
             List<ImageRef> decoded = new ArrayList<>();
             List<String> skipped = new ArrayList<>();
+            StringBuilder digest = new StringBuilder();
             for (ImageRef r : refs) {
                 Loaded l = loadOne(r, pre, conf);
+                digest.append(l.sha256() == null ? "unreadable" : l.sha256()).append("  ").append(r.id()).append('\n');
                 if (l.pixels() != null) {
                     ok.add(l.pixels());
                     decoded.add(r);
@@ -166,19 +173,38 @@ final class ImageInputs {
             }
             float[] pixels = new float[ok.size() * block];
             for (int i = 0; i < ok.size(); i++) System.arraycopy(ok.get(i), 0, pixels, i * block, block);
-            return new Batch(refs, pixels, ok.size(), decoded, skipped);
+            return new Batch(refs, pixels, ok.size(), decoded, skipped, digest.toString());
         }
     }
 
-    /** A fingerprint of the listing (the image ids in order); the bytes are not hashed, which would read every image twice. */
-    static String fingerprint(List<ImageRef> refs) {
+    static String sha256(byte[] bytes) {
         try {
-            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
-            for (ImageRef r : refs) md.update((r.id() + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            return java.util.HexFormat.of().formatHex(md.digest()) + " (" + refs.size() + " image paths)";
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /**
+     * Records an image set in `_run.json` after its tasks ran: a pixel .npy by the SHA-256 of the file; image
+     * files by the SHA-256 of their `sha256sum` listing ("hash  id" per image, in id order), hashed by the tasks
+     * from the bytes they read anyway, so fingerprinting costs no second read of the images.
+     */
+    static void record(RunRecord record, String role, String images, List<ImageRef> refs, Shards shards, Configuration conf) {
+        if (isPixelArray(images)) {
+            record.input(role, images, conf);
+            return;
+        }
+        java.util.TreeMap<Integer, String> bySlice = new java.util.TreeMap<>();
+        for (String d : shards.digests().value()) {
+            int tab = d.indexOf('\t');
+            bySlice.put(Integer.parseInt(d.substring(0, tab)), d.substring(tab + 1)); // a retried task reports the same lines twice
+        }
+        if (bySlice.size() != shards.count()) throw new IllegalStateException("image digests of " + bySlice.size() + " of " + shards.count() + " slices");
+        String listing = String.join("", bySlice.values());
+        record.inputFingerprint(role, images, sha256(listing.getBytes(java.nio.charset.StandardCharsets.UTF_8)),
+                "sha256 of the sha256sum listing of the images (\"<sha256 of the bytes>  <image id>\" lines in id order)");
+        record.inputEntry(role).put("images", refs.size());
     }
 
     /**
@@ -186,12 +212,13 @@ final class ImageInputs {
      * once. Lambdas must capture the broadcasts, not this record (it holds the driver's context).
      */
     record Shards(JavaSparkContext jsc, Broadcast<SerializableConf> conf, Broadcast<List<List<ImageRef>>> slices,
-                  LongAccumulator counter, int count) {
+                  LongAccumulator counter, CollectionAccumulator<String> digests, int count) {
         static Shards of(SparkSession spark, List<ImageRef> refs, int perTask) {
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
             List<List<ImageRef>> slices = ImageInputs.slices(refs, perTask);
             return new Shards(jsc, jsc.broadcast(new SerializableConf(spark.sparkContext().hadoopConfiguration())),
-                    jsc.broadcast(slices), spark.sparkContext().longAccumulator("images"), slices.size());
+                    jsc.broadcast(slices), spark.sparkContext().longAccumulator("images"),
+                    spark.sparkContext().collectionAccumulator("image digests"), slices.size());
         }
 
         /** The slice indices, one partition each. */

@@ -14,6 +14,7 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
 import org.sith.checkpoint.ClipCheckpoint;
@@ -52,12 +53,12 @@ public final class ImageMeanJob {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         Inputs.mustExist("checkpoint", p.checkpoint(), conf);
         OutputDir dir = OutputDir.prepare(p.out(), List.of("image_mean", "image_mean.npy"), p.overwrite(), false, false, conf);
-        RunRecord record = new RunRecord(NAME, spark);
+        RunRecord record = new RunRecord(NAME, spark).options(p);
         try {
             ImageModel m = ImageModel.of(p.checkpoint(), p.heads(), p.activation(), p.size(), conf);
             List<ImageInputs.ImageRef> refs = ImageInputs.list(p.images(), m.pre().size(), conf);
             String model = p.modelName() != null ? p.modelName() : new org.apache.hadoop.fs.Path(p.checkpoint()).getName();
-            record.input("checkpoint", p.checkpoint(), conf).inputFingerprint("images", p.images(), ImageInputs.fingerprint(refs));
+            record.input("checkpoint", p.checkpoint(), conf);
             record.param("model", model).param("image_size", m.pre().size()).param("mean", m.pre().mean()).param("std", m.pre().std())
                     .param("preprocessing", m.pre().source()).param("activation", m.activation()).param("images_per_task", p.imagesPerTask());
             record.phase("prepare");
@@ -65,6 +66,7 @@ public final class ImageMeanJob {
             ImageInputs.Shards shards = ImageInputs.Shards.of(spark, refs, p.imagesPerTask());
             Broadcast<SerializableConf> confB = shards.conf();
             Broadcast<List<List<ImageInputs.ImageRef>>> slicesB = shards.slices();
+            CollectionAccumulator<String> digests = shards.digests();
             LongAccumulator counter = shards.counter();
             String checkpoint = p.checkpoint();
             Integer heads = p.heads();
@@ -78,6 +80,7 @@ public final class ImageMeanJob {
                     Configuration c = confB.value().get();
                     VisionTower tower = TowerCache.vision(checkpoint, c, heads, activation);
                     ImageInputs.Batch batch = ImageInputs.Batch.load(slicesB.value().get(i), pre, c);
+                    if (batch.digest() != null) digests.add(i + "\t" + batch.digest());
                     double[] sum = new double[tower.projDim()];
                     float[][] e = tower.embed(batch.pixels(), batch.count(), ImageModel.imagesPerProduct(tower), new Workspace());
                     for (float[] v : e) {
@@ -110,6 +113,7 @@ public final class ImageMeanJob {
             Npy.write(dir.staged("image_mean.npy"), conf, new long[] {mean.length}, mean);
             spark.createDataFrame(List.of(RowFactory.create(model, count, norm, mean, skipped.toArray(new String[0]))), SCHEMA)
                     .coalesce(1).write().parquet(dir.staged("image_mean"));
+            ImageInputs.record(record, "images", p.images(), refs, shards, conf);
             record.result("images", count).result("skipped", skipped).result("norm", norm);
             record.phase("embed");
             dir.commit(record.toJson());

@@ -16,6 +16,7 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
 import org.sith.analysis.MatchScorer;
@@ -52,15 +53,14 @@ public final class MatchImagesJob {
         Inputs.mustExist("checkpoint", p.checkpoint(), conf);
         Inputs.mustExist("explanations", p.explanations(), conf);
         OutputDir dir = OutputDir.prepare(p.out(), List.of("matches"), p.overwrite(), false, false, conf);
-        RunRecord record = new RunRecord(NAME, spark);
+        RunRecord record = new RunRecord(NAME, spark).options(p);
         try {
             ImageMeanJob.ImageModel m = ImageMeanJob.ImageModel.of(p.checkpoint(), p.heads(), p.activation(), p.size(), conf);
             List<MatchScorer.HeadVectors> heads = explainedHeads(spark, p);
             int vectors = heads.stream().mapToInt(h -> h.svs().length).sum();
             List<ImageInputs.ImageRef> refs = ImageInputs.list(p.images(), m.pre().size(), conf);
             String model = p.modelName() != null ? p.modelName() : new org.apache.hadoop.fs.Path(p.checkpoint()).getName();
-            record.input("checkpoint", p.checkpoint(), conf).input("explanations", p.explanations(), conf)
-                    .inputFingerprint("images", p.images(), ImageInputs.fingerprint(refs));
+            record.input("checkpoint", p.checkpoint(), conf).input("explanations", p.explanations(), conf);
             record.param("model", model).param("top", p.top()).param("image_size", m.pre().size()).param("activation", m.activation())
                     .param("images_per_task", p.imagesPerTask()).param("vectors", vectors);
             record.phase("prepare");
@@ -68,6 +68,7 @@ public final class MatchImagesJob {
             ImageInputs.Shards shards = ImageInputs.Shards.of(spark, refs, p.imagesPerTask());
             Broadcast<SerializableConf> confB = shards.conf();
             Broadcast<List<List<ImageInputs.ImageRef>>> slicesB = shards.slices();
+            CollectionAccumulator<String> digests = shards.digests();
             LongAccumulator counter = shards.counter();
             Broadcast<List<MatchScorer.HeadVectors>> headsB = shards.jsc().broadcast(heads);
             String checkpoint = p.checkpoint();
@@ -84,6 +85,7 @@ public final class MatchImagesJob {
                     Configuration c = confB.value().get();
                     VisionTower tower = TowerCache.vision(checkpoint, c, headsOverride, activation);
                     ImageInputs.Batch batch = ImageInputs.Batch.load(slicesB.value().get(i), pre, c);
+                    if (batch.digest() != null) digests.add(i + "\t" + batch.digest());
                     MatchScorer scorer = new MatchScorer(headsB.value(), tower, batch.decoded().stream().map(ImageInputs.ImageRef::id).toList(), top);
                     tower.probe(batch.pixels(), batch.count(), ImageMeanJob.ImageModel.imagesPerProduct(tower), new Workspace(), scorer);
                     counter.add(batch.refs().size());
@@ -113,6 +115,7 @@ public final class MatchImagesJob {
             for (String s : skipped) System.err.println("sith " + NAME + ": skipped " + s);
             if (skipped.size() == refs.size()) throw new UserInputException("--images " + p.images() + ": none of the " + refs.size() + " images could be decoded");
             spark.createDataFrame(rows, Schemas.MATCHES).coalesce(1).write().parquet(dir.staged("matches"));
+            ImageInputs.record(record, "images", p.images(), refs, shards, conf);
             record.result("images", refs.size() - skipped.size()).result("skipped", skipped).result("vectors", vectors).result("rows", rows.size());
             record.phase("match");
             dir.commit(record.toJson());

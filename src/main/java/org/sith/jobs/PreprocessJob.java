@@ -20,6 +20,7 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
 import org.sith.io.Fs;
@@ -57,14 +58,13 @@ public final class PreprocessJob {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         if (p.checkpoint() != null) Inputs.mustExist("checkpoint", p.checkpoint(), conf);
         OutputDir dir = OutputDir.prepare(p.out(), List.of("pixels.npy", "pixels_index"), p.overwrite(), false, false, conf);
-        RunRecord record = new RunRecord(NAME, spark);
+        RunRecord record = new RunRecord(NAME, spark).options(p);
         try {
             Preprocessor pre = p.checkpoint() != null ? Preprocessor.fromConfig(p.checkpoint(), conf, p.size())
                     : Preprocessor.of(p.size() != null ? p.size() : Preprocessor.DEFAULT_SIZE, Preprocessor.CLIP_MEAN, Preprocessor.CLIP_STD);
             if (ImageInputs.isPixelArray(p.images())) throw new UserInputException("--images " + p.images() + " is already an array of preprocessed pixels");
             List<ImageInputs.ImageRef> refs = ImageInputs.list(p.images(), conf);
             if (p.checkpoint() != null) record.input("checkpoint", p.checkpoint(), conf);
-            record.inputFingerprint("images", p.images(), ImageInputs.fingerprint(refs));
             record.param("size", pre.size()).param("mean", pre.mean()).param("std", pre.std()).param("preprocessing", pre.source())
                     .param("images_per_task", p.imagesPerTask());
             record.phase("prepare");
@@ -72,6 +72,7 @@ public final class PreprocessJob {
             ImageInputs.Shards shards = ImageInputs.Shards.of(spark, refs, p.imagesPerTask());
             Broadcast<SerializableConf> confB = shards.conf();
             Broadcast<List<List<ImageInputs.ImageRef>>> slicesB = shards.slices();
+            CollectionAccumulator<String> digests = shards.digests();
             LongAccumulator counter = shards.counter();
             String parts = dir.work(NAME).toString();
             List<SliceResult> results;
@@ -80,6 +81,7 @@ public final class PreprocessJob {
                     Configuration c = confB.value().get();
                     List<ImageInputs.ImageRef> slice = slicesB.value().get(i);
                     ImageInputs.Batch batch = ImageInputs.Batch.load(slice, pre, c);
+                    if (batch.digest() != null) digests.add(i + "\t" + batch.digest());
                     writePart(new Path(parts, String.format("part-%05d.f32", i)), batch.pixels(), c);
                     List<String> ids = new ArrayList<>();
                     List<String> errors = new ArrayList<>();
@@ -109,6 +111,7 @@ public final class PreprocessJob {
                 }
             }
             spark.createDataFrame(index, INDEX).coalesce(1).write().parquet(dir.staged("pixels_index"));
+            ImageInputs.record(record, "images", p.images(), refs, shards, conf);
             record.result("rows", rows).result("skipped", skipped);
             record.phase("preprocess");
             dir.commit(record.toJson());

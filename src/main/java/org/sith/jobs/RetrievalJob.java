@@ -18,6 +18,7 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.util.CollectionAccumulator;
 import org.sith.UserInputException;
 import org.sith.analysis.RetrievalMetrics;
 import org.sith.analysis.TopK;
@@ -65,7 +66,7 @@ public final class RetrievalJob {
         if (p.edited() != null) Inputs.mustExist("edited", p.edited(), conf);
         Inputs.mustExist("images", p.manifest(), conf);
         OutputDir dir = OutputDir.prepare(p.out(), List.of("retrieval"), p.overwrite(), false, false, conf);
-        RunRecord record = new RunRecord(NAME, spark);
+        RunRecord record = new RunRecord(NAME, spark).options(p);
         try {
             Pairs pairs = Pairs.read(p.manifest(), conf);
             String model = p.modelName() != null ? p.modelName() : new Path(p.checkpoint()).getName();
@@ -79,7 +80,7 @@ public final class RetrievalJob {
             runs.add(new String[] {"base", p.checkpoint()});
             if (p.edited() != null) runs.add(new String[] {"edited", p.edited()});
             for (String[] r : runs) {
-                Map<String, Double> f = evaluate(spark, p, r[1], pairs, skipped);
+                Map<String, Double> f = evaluate(spark, p, r[1], pairs, skipped, record);
                 figures.put(r[0], f);
                 for (var e : f.entrySet()) {
                     String[] mk = e.getKey().split("@");
@@ -100,7 +101,7 @@ public final class RetrievalJob {
     }
 
     /** The figures of one checkpoint, keyed "metric@k". */
-    static Map<String, Double> evaluate(SparkSession spark, Params p, String checkpoint, Pairs pairs, List<String> skipped) {
+    static Map<String, Double> evaluate(SparkSession spark, Params p, String checkpoint, Pairs pairs, List<String> skipped, RunRecord record) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         ImageMeanJob.ImageModel im = ImageMeanJob.ImageModel.of(checkpoint, p.heads(), p.activation(), null, conf);
         float[] texts = embedTexts(spark, p, checkpoint, pairs.texts(), im.projDim());
@@ -109,6 +110,7 @@ public final class RetrievalJob {
         ImageInputs.Shards shards = ImageInputs.Shards.of(spark, pairs.refs(), p.imagesPerTask());
         Broadcast<SerializableConf> confB = shards.conf();
         Broadcast<List<List<ImageInputs.ImageRef>>> slicesB = shards.slices();
+        CollectionAccumulator<String> digests = shards.digests();
         Broadcast<float[]> textsB = shards.jsc().broadcast(texts);
         Integer heads = p.heads();
         String activation = im.activation();
@@ -121,6 +123,7 @@ public final class RetrievalJob {
             Configuration c = confB.value().get();
             VisionTower tower = TowerCache.vision(checkpoint, c, heads, activation);
             ImageInputs.Batch batch = ImageInputs.Batch.load(slicesB.value().get(i), pre, c);
+            if (batch.digest() != null) digests.add(i + "\t" + batch.digest());
             float[][] e = tower.embed(batch.pixels(), batch.count(), ImageMeanJob.ImageModel.imagesPerProduct(tower), new Workspace());
             float[] t = textsB.value();
             Map<Long, TopK> tops = new HashMap<>();
@@ -143,6 +146,7 @@ public final class RetrievalJob {
             if (!batch.skipped().isEmpty()) out.add(new Tuple2<>(Long.MIN_VALUE, TopK.skipped(batch.skipped())));
             return out.iterator();
         }).reduceByKey(TopK::merge).collect();
+        if (record.inputEntry("image_files") == null) ImageInputs.record(record, "image_files", p.manifest(), pairs.refs(), shards, conf);
         Map<Long, List<TopK.Entry>> byKey = new HashMap<>();
         for (Tuple2<Long, TopK> x : merged) {
             if (x._1() == Long.MIN_VALUE) {

@@ -18,6 +18,7 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
 import org.sith.io.Fs;
@@ -67,7 +68,7 @@ public final class ZeroShotJob {
         Inputs.mustExist("classes", p.classes(), conf);
         if (p.templates() != null) Inputs.mustExist("templates", p.templates(), conf);
         OutputDir dir = OutputDir.prepare(p.out(), List.of("zeroshot"), p.overwrite(), false, false, conf);
-        RunRecord record = new RunRecord(NAME, spark);
+        RunRecord record = new RunRecord(NAME, spark).options(p);
         try {
             List<String> classes = listFile(p.classes(), conf, "--classes");
             List<String> templates = p.templates() == null ? List.of("a photo of a {}.") : listFile(p.templates(), conf, "--templates");
@@ -87,6 +88,7 @@ public final class ZeroShotJob {
             ImageInputs.Shards shards = ImageInputs.Shards.of(spark, m.refs(), p.imagesPerTask());
             Broadcast<SerializableConf> confB = shards.conf();
             Broadcast<List<List<ImageInputs.ImageRef>>> slicesB = shards.slices();
+            CollectionAccumulator<String> digests = shards.digests();
             LongAccumulator counter = shards.counter();
             Broadcast<float[]> weightsB = shards.jsc().broadcast(weights);
             String checkpoint = p.checkpoint();
@@ -102,6 +104,7 @@ public final class ZeroShotJob {
                     Configuration c = confB.value().get();
                     VisionTower tower = TowerCache.vision(checkpoint, c, heads, activation);
                     ImageInputs.Batch batch = ImageInputs.Batch.load(slicesB.value().get(i), pre, c);
+                    if (batch.digest() != null) digests.add(i + "\t" + batch.digest());
                     float[][] e = tower.embed(batch.pixels(), batch.count(), ImageMeanJob.ImageModel.imagesPerProduct(tower), new Workspace());
                     List<Prediction> out = new ArrayList<>();
                     for (int k = 0; k < e.length; k++) out.add(new Prediction(batch.decoded().get(k).id(), argmax(e[k], weightsB.value(), nClasses)));
@@ -136,6 +139,7 @@ public final class ZeroShotJob {
             perClass.forEach((c, n) -> rows.add(RowFactory.create(model, "class", classes.get(c), n.n, n.correct, n.accuracy(), null)));
             perGroup.forEach((g, n) -> rows.add(RowFactory.create(model, "group", g, n.n, n.correct, n.accuracy(), null)));
             spark.createDataFrame(rows, SCHEMA).coalesce(1).write().parquet(dir.staged("zeroshot"));
+            ImageInputs.record(record, "image_files", p.manifest(), m.refs(), shards, conf);
             record.result("images", all.n).result("accuracy", all.accuracy()).result("worst_group_accuracy", worst).result("skipped", skipped);
             record.phase("classify");
             dir.commit(record.toJson());

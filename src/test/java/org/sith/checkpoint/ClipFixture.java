@@ -11,7 +11,7 @@ import org.apache.hadoop.conf.Configuration;
  * Random CLIP-shaped weights that can be written in either layout. Values are k/64 with |k| <= 128,
  * exact in F32, F16 and BF16 alike, so files of any dtype hold the same numbers.
  */
-final class ClipFixture {
+public final class ClipFixture {
     final int d;
     final int layers;
     final int p;
@@ -24,7 +24,7 @@ final class ClipFixture {
     final float[][] ln1W, ln1B, inProjW, inProjB, outW, outB, ln2W, ln2B, fcW, fcB, cprojW, cprojB;
     final float[] conv1, classEmb, posEmb, lnPreW, lnPreB, lnPostW, lnPostB, proj;
 
-    ClipFixture(int d, int layers, int p, long seed) {
+    public ClipFixture(int d, int layers, int p, long seed) {
         this.d = d;
         this.layers = layers;
         this.p = p;
@@ -70,7 +70,7 @@ final class ClipFixture {
         return t;
     }
 
-    LinkedHashMap<String, TensorData> openClip(String dtype, boolean textTower) {
+    public LinkedHashMap<String, TensorData> openClip(String dtype, boolean textTower) {
         T t = new T(dtype);
         t.put("visual.class_embedding", classEmb, d);
         t.put("visual.positional_embedding", posEmb, tokens, d);
@@ -146,7 +146,7 @@ final class ClipFixture {
         return t.map;
     }
 
-    static String write(String path, LinkedHashMap<String, TensorData> tensors) {
+    public static String write(String path, LinkedHashMap<String, TensorData> tensors) {
         SafeTensorsWriter.write(path, new Configuration(), tensors, Map.of("format", "pt"));
         return path;
     }
