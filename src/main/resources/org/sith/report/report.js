@@ -105,7 +105,7 @@
   function headSection(si, layer, h) {
     var d = el("details", {"class": "head", id: "s" + si + "-L" + layer.layer + "-H" + h.head},
       el("summary", {}, el("b", {text: "head " + h.head}), " · " + h.sv.length + " vectors · mean fidelity " + fmt(mean(h.fid), 3) + " · ",
-        el("span", {"class": "muted", text: conceptText(h.c[0], 3)})));
+        el("span", {"class": "muted", text: "sv " + h.sv[0] + ": " + conceptText(h.c[0], 3)})));
     var filled = false;
     d.fill = function () { if (!filled) { filled = true; d.append(headTable(si, layer, h)); } };
     if (D.eager) d.fill(); else d.addEventListener("toggle", d.fill);
@@ -277,5 +277,8 @@
     });
     ds.append(dt);
   }
+  // a link to #s0-L23-H8 or #s0-L23-H8-V0 opens that head (and marks the vector)
+  var target = /^#s(\d+)-L(\d+)-H(\d+)(?:-V(\d+))?$/.exec(location.hash);
+  if (target) openHead(target[1], target[2], target[3], target[4]);
   document.body.setAttribute("data-rendered", "true");
 })();

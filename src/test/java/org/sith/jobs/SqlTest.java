@@ -147,6 +147,12 @@ class SqlTest extends SparkTestBase {
             List<List<String>> rows = parseCsv(run.stdout());
             assertEquals(List.of(q[2].split(",")), rows.get(0), "header");
             assertSameRows(duck(q[1]), rows.subList(1, rows.size()), q[0]);
+            Run table = cli("sql", "--out", out.toString(), q[0]); // as the README shows it
+            assertEquals(0, table.status(), table.stderr());
+            List<String> lines = table.stdout().lines().toList();
+            assertEquals(rows.size() + 2, lines.size(), table.stdout()); // header, rule, rows, count
+            assertEquals("(" + (rows.size() - 1) + " rows)", lines.get(lines.size() - 1));
+            assertEquals(List.of(q[2].split(",")), List.of(lines.get(0).trim().split("\\s+")), "table header");
         }
         // the demo's planted concepts lead layer 3, the matched vector has 3 images
         assertEquals(3, duck(String.format(TOP_IMAGES_DUCK, out, explanations())).size());
@@ -223,7 +229,8 @@ class SqlTest extends SparkTestBase {
         Run run = cli("sql", "--in", odd + ",e=" + out + "/explanations", "--format", "csv",
                 "SELECT d.layer, d.rel_change, count(*) AS n FROM diff_heads d JOIN e ON d.layer = e.layer GROUP BY 1, 2 ORDER BY 1");
         assertEquals(0, run.status(), run.stderr());
-        assertEquals("layer,rel_change,n\r\n0,0.0,1024\r\n1,0.1,1024\r\n2,0.2,1024\r\n".replace(",1024", "," + 16 * 64), run.stdout());
+        assertEquals("layer,rel_change,n\r\n0,0.0,1024\r\n1,0.1,1024\r\n2,0.2,1024\r\n".replace(",1024", "," + 4 * 64), // the demo: 4 heads × 64 vectors a layer
+                run.stdout());
 
         Run clash = cli("sql", "--in", odd + "," + odd, "SELECT 1");
         assertEquals(2, clash.status());

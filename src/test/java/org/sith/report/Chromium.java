@@ -50,13 +50,17 @@ final class Chromium {
 
     /** Runs chromium headless on the file with the extra arguments; returns stdout and the URLs in its NetLog. */
     static Page run(Path work, Path html, String... extra) throws IOException, InterruptedException {
+        return open(work, html.toUri().toString(), extra);
+    }
+
+    static Page open(Path work, String url, String... extra) throws IOException, InterruptedException {
         Path profile = Files.createTempDirectory(work, "chromium-profile-");
         Path netLog = work.resolve("netlog-" + System.nanoTime() + ".json");
         List<String> cmd = new ArrayList<>(List.of(require(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
                 "--user-data-dir=" + profile, "--log-net-log=" + netLog));
         cmd.addAll(List.of(extra));
-        cmd.add(html.toUri().toString());
+        cmd.add(url);
         Path out = work.resolve("chromium-" + System.nanoTime() + ".out");
         Path err = work.resolve("chromium-" + System.nanoTime() + ".err");
         Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();

@@ -187,6 +187,12 @@ class ReportTest extends SparkTestBase {
         assertTrue(colours.size() > 50, "a picture, not a blank page: " + colours.size() + " colours");
         assertTrue(nonWhite > img.getWidth() * img.getHeight() / 4 / 20, "at least 5 % of the page drawn: " + nonWhite);
         Files.copy(png, Path.of(System.getProperty("java.io.tmpdir"), "sith-report-test.png"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+
+        // a link to a vector opens its head: the table is there and the row is marked
+        Chromium.Page linked = Chromium.open(tmp, html.toUri() + "#s0-L3-H1-V0", "--dump-dom");
+        assertTrue(linked.dom().contains("<details class=\"head\" id=\"s0-L3-H1\" open=\"\">"), "head opened by the link");
+        assertTrue(linked.dom().contains("<tr class=\"vec hit\" id=\"s0-L3-H1-V0\">"), "row marked");
+
     }
 
     @Test
