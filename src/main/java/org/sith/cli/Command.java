@@ -12,6 +12,11 @@ public interface Command {
 
     List<OptionSpec> options();
 
+    /** The name of the command's one positional argument in its usage (e.g. QUERY), or null: it takes none. */
+    default String positional() {
+        return null;
+    }
+
     /** Checks option values before a SparkSession is started, so typos fail in milliseconds. */
     default void validate(Options o) {}
 

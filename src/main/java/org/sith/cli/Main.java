@@ -16,7 +16,7 @@ public final class Main {
         Map<String, Command> m = new LinkedHashMap<>();
         for (Command c : List.of(new DemoCommand(), new EmbedConceptsCommand(), new ImageMeanCommand(), new DecomposeCommand(), new ExplainCommand(),
                 new PreprocessCommand(), new MatchImagesCommand(), new EditCommand(), new ZeroShotCommand(), new RetrievalCommand(),
-                new BenchmarkCommand())) {
+                new ReportCommand(), new SqlCommand(), new BenchmarkCommand())) {
             m.put(c.name(), c);
         }
         return m;
@@ -54,8 +54,11 @@ public final class Main {
         try {
             Options o = Options.parse(c.name(), c.options(), rest);
             if (o.help()) {
-                System.out.println(o.usage(c.summary()));
+                System.out.println(o.usage(c.summary(), c.positional()));
                 return 0;
+            }
+            if (c.positional() == null && !o.positional().isEmpty()) {
+                throw new UserInputException("unexpected argument '" + o.positional().get(0) + "' (options start with --; see " + c.name() + " --help)");
             }
             c.validate(o);
             if (c.needsSpark()) spark = given != null ? given : Sessions.getOrCreate("sith " + c.name());

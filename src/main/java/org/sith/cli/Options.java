@@ -124,9 +124,10 @@ public final class Options {
         }
     }
 
-    public String usage(String summary) {
+    /** {@code positional} names the command's positional argument, or is null when it takes none. */
+    public String usage(String summary, String positional) {
         StringBuilder b = new StringBuilder();
-        b.append("usage: ./submit.sh ").append(command).append(" [options]\n\n").append(summary).append("\n\noptions:\n");
+        b.append("usage: ./submit.sh ").append(command).append(" [options]").append(positional == null ? "" : " " + positional).append("\n\n").append(summary).append("\n\noptions:\n");
         for (OptionSpec s : specs.values()) {
             String left = "  --" + s.name() + (s.flag() ? "" : " " + s.metavar());
             b.append(String.format("%-30s %s", left, s.help()));

@@ -1,0 +1,63 @@
+package org.sith.jobs;
+
+import java.util.List;
+import java.util.stream.Collectors;
+
+import org.apache.spark.SparkThrowable;
+import org.apache.spark.sql.AnalysisException;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.sith.UserInputException;
+
+/**
+ * `sql`: every output folder registered as a temporary view named after it, then the user's query.
+ * The views live in a session of their own (sharing the SparkContext), so nothing leaks into the caller's.
+ */
+public final class SqlJob {
+    public static final String NAME = "sql";
+
+    private SqlJob() {}
+
+    /** The query's result (analysed, not yet run); a query Spark cannot parse or analyse is a {@link UserInputException}. */
+    public static Dataset<Row> run(SparkSession spark, List<OutputFolders.Folder> folders, String query) {
+        SparkSession session = spark.newSession();
+        for (OutputFolders.Folder f : folders) {
+            try {
+                session.read().parquet(f.path()).createOrReplaceTempView(f.name());
+            } catch (RuntimeException e) {
+                throw new UserInputException(f.path() + ": not readable as Parquet: " + firstLine(e));
+            }
+        }
+        try {
+            return session.sql(query);
+        } catch (Exception e) { // AnalysisException is a checked exception in Java's eyes
+            throw userError(e, folders);
+        }
+    }
+
+    /**
+     * Spark's one-line message for a mistake in the query (a parse or analysis error, or a data error
+     * such as a failed cast while it runs), with the view names when a table was not found; anything
+     * else is returned unchanged.
+     */
+    public static RuntimeException userError(Exception e, List<OutputFolders.Folder> folders) {
+        Throwable t = e;
+        while (t != null && !(t instanceof SparkThrowable)) t = t.getCause();
+        if (t == null) return e instanceof RuntimeException r ? r : new IllegalStateException(e);
+        String state = ((SparkThrowable) t).getSqlState();
+        boolean user = t instanceof AnalysisException || (state != null && (state.startsWith("42") || state.startsWith("22")));
+        if (!user) return e instanceof RuntimeException r ? r : new IllegalStateException(e);
+        String msg = firstLine(t);
+        if (msg.contains("TABLE_OR_VIEW_NOT_FOUND")) {
+            msg += " (views: " + folders.stream().map(OutputFolders.Folder::name).collect(Collectors.joining(", ")) + ")";
+        }
+        return new UserInputException("query: " + msg);
+    }
+
+    private static String firstLine(Throwable t) {
+        String m = String.valueOf(t.getMessage()).strip();
+        int nl = m.indexOf('\n');
+        return nl < 0 ? m : m.substring(0, nl).strip();
+    }
+}

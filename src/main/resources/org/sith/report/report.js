@@ -1,0 +1,284 @@
+(function () {
+  "use strict";
+  var D = JSON.parse(document.getElementById("sith-data").textContent);
+  var C = D.concepts, IM = D.images, SVGNS = "http://www.w3.org/2000/svg";
+  var root = document.getElementById("report");
+
+  function el(tag, attrs) {
+    var e = document.createElement(tag);
+    for (var k in attrs || {}) {
+      if (k === "text") e.textContent = attrs[k]; else if (attrs[k] != null) e.setAttribute(k, attrs[k]);
+    }
+    for (var i = 2; i < arguments.length; i++) if (arguments[i] != null) e.append(arguments[i]);
+    return e;
+  }
+  function sv(tag, attrs, text) {
+    var e = document.createElementNS(SVGNS, tag);
+    for (var k in attrs) e.setAttribute(k, attrs[k]);
+    if (text != null) e.textContent = text;
+    return e;
+  }
+  var STOPS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+  function colour(v) {
+    if (v == null || isNaN(v)) return "#cccccc";
+    v = Math.max(0, Math.min(1, v));
+    var x = v * (STOPS.length - 1), i = Math.min(STOPS.length - 2, Math.floor(x)), f = x - i, a = STOPS[i], b = STOPS[i + 1];
+    return "rgb(" + [0, 1, 2].map(function (j) { return Math.round(a[j] + (b[j] - a[j]) * f); }).join(",") + ")";
+  }
+  function fmt(v, d) { return v == null ? "—" : Number(v).toFixed(d); }
+  function mean(a) { var s = 0, n = 0; a.forEach(function (v) { if (v != null) { s += v; n++; } }); return n ? s / n : null; }
+  function conceptText(c, n) {
+    var parts = [];
+    for (var i = 0; i < c.length && parts.length < n; i += 2) if (c[i + 1] > 0) parts.push(C[c[i]]);
+    return parts.join(", ");
+  }
+  function legend(label, lo, hi) {
+    var bar = el("canvas", {"class": "bar", width: 160, height: 10});
+    var g = bar.getContext("2d");
+    for (var x = 0; x < 160; x++) { g.fillStyle = colour(x / 159); g.fillRect(x, 0, 1, 10); }
+    return el("div", {"class": "legend"}, label + " " + lo, bar, hi);
+  }
+  function section(id, title) {
+    var s = el("section", {id: id}, el("h2", {text: title}));
+    root.append(s);
+    nav.append(el("a", {href: "#" + id, text: title}));
+    return s;
+  }
+
+  // ---------------------------------------------------------------- header
+  var nav = el("nav");
+  var shown = D.sources.filter(function (s) { return s.shown; }).map(function (s) { return s.name; });
+  root.append(el("p", {"class": "muted", text: "Outputs shown: " + (shown.join(", ") || "none")
+      + (D.sources.length > shown.length ? " · not shown: " + D.sources.filter(function (s) { return !s.shown; }).map(function (s) { return s.name; }).join(", ") : "")}));
+  root.append(nav);
+  if (D.unreadable_images.length) {
+    root.append(el("p", {"class": "note", id: "unreadable", text: D.unreadable_images.length + " matched image(s) could not be read for thumbnails (shown as their id): "
+        + D.unreadable_images.slice(0, 10).join(", ") + (D.unreadable_images.length > 10 ? ", …" : "")}));
+  }
+
+  // ---------------------------------------------------------------- explanations
+  D.explanations.forEach(function (src, si) {
+    var s = section("expl-" + si, "Explanations" + (D.explanations.length > 1 ? ": " + src.name : ""));
+    s.append(el("p", {"class": "muted", text: "model " + src.models.join(", ") + " · " + src.layers.length + " layer(s). "
+        + "Each cell is one singular vector (columns, by σ rank) of one head (rows), coloured by fidelity; click a cell to open its head."}));
+    s.append(legend("fidelity", "0", "1"));
+    src.layers.forEach(function (layer) {
+      var ls = el("div", {"class": "layer", id: "s" + si + "-L" + layer.layer}, el("h3", {text: "Layer " + layer.layer}));
+      ls.append(heatmap(si, layer));
+      layer.heads.forEach(function (h) { ls.append(headSection(si, layer, h)); });
+      s.append(ls);
+    });
+    if (src.vectors.length) {
+      s.append(el("h3", {text: "Explained input vectors (" + src.vector_count + ")"}));
+      var t = el("table", {"class": "inputs"}, el("tr", {}, el("th", {text: "vector"}), el("th", {text: "fidelity"}), el("th", {text: "coherence"}), el("th", {text: "concepts (weight)"})));
+      src.vectors.forEach(function (v) {
+        t.append(el("tr", {}, el("td", {"class": "num", text: v.vector}), el("td", {"class": "num", text: fmt(v.fid, 3)}), el("td", {"class": "num", text: fmt(v.coh, 3)}), conceptCell(v.c)));
+      });
+      s.append(t);
+      if (src.vector_count > src.vectors.length) s.append(el("p", {"class": "muted", text: "first " + src.vectors.length + " shown"}));
+    }
+  });
+
+  function heatmap(si, layer) {
+    var heads = layer.heads, cols = 0;
+    heads.forEach(function (h) { cols = Math.max(cols, h.sv[h.sv.length - 1] + 1); });
+    var cw = 9, ch = 14, left = 30, top = 14;
+    var svg = sv("svg", {"class": "heat", width: left + cols * cw, height: top + heads.length * ch, role: "img", "aria-label": "fidelity of layer " + layer.layer});
+    for (var j = 0; j < cols; j += 8) svg.append(sv("text", {x: left + j * cw, y: 10}, "" + j));
+    heads.forEach(function (h, r) {
+      svg.append(sv("text", {x: 0, y: top + r * ch + 10}, "h" + h.head));
+      h.sv.forEach(function (s, i) {
+        var rect = sv("rect", {x: left + s * cw, y: top + r * ch, width: cw - 1, height: ch - 1, fill: colour(h.fid[i]), "class": "cell",
+          "data-layer": layer.layer, "data-head": h.head, "data-sv": s});
+        rect.append(sv("title", {}, "layer " + layer.layer + " head " + h.head + " sv " + s + ": fidelity " + fmt(h.fid[i], 3) + ", σ " + h.sigma[i]
+            + " — " + conceptText(h.c[i], 3)));
+        svg.append(rect);
+      });
+    });
+    svg.addEventListener("click", function (e) {
+      var t = e.target.closest("rect");
+      if (t) openHead(si, t.getAttribute("data-layer"), t.getAttribute("data-head"), t.getAttribute("data-sv"));
+    });
+    return svg;
+  }
+
+  function headSection(si, layer, h) {
+    var d = el("details", {"class": "head", id: "s" + si + "-L" + layer.layer + "-H" + h.head},
+      el("summary", {}, el("b", {text: "head " + h.head}), " · " + h.sv.length + " vectors · mean fidelity " + fmt(mean(h.fid), 3) + " · ",
+        el("span", {"class": "muted", text: "sv " + h.sv[0] + ": " + conceptText(h.c[0], 3)})));
+    var filled = false;
+    d.fill = function () { if (!filled) { filled = true; d.append(headTable(si, layer, h)); } };
+    if (D.eager) d.fill(); else d.addEventListener("toggle", d.fill);
+    return d;
+  }
+
+  function conceptCell(c) {
+    var td = el("td");
+    for (var i = 0; i < c.length; i += 2) td.append(el("span", {"class": "concept"}, C[c[i]] + " ", el("small", {text: fmt(c[i + 1], 2)})));
+    return td;
+  }
+
+  function headTable(si, layer, h) {
+    var t = el("table", {"class": "vectors"});
+    var head = el("tr", {});
+    ["sv", "σ", "fidelity", "residual", "coherence", "concepts (weight)"].concat(h.m ? ["top images"] : []).forEach(function (x) { head.append(el("th", {text: x})); });
+    t.append(head);
+    h.sv.forEach(function (s, i) {
+      var tr = el("tr", {"class": "vec", id: "s" + si + "-L" + layer.layer + "-H" + h.head + "-V" + s});
+      var first = el("td", {"class": "num", text: s});
+      if (h.deg && h.deg.indexOf(s) >= 0) first.append(el("span", {"class": "badge", title: "σ tied with a neighbour: only the span is defined", text: "deg"}));
+      tr.append(first, el("td", {"class": "num", text: h.sigma[i]}),
+        el("td", {"class": "num"}, el("span", {"class": "sw", style: "background:" + colour(h.fid[i])}), fmt(h.fid[i], 3)),
+        el("td", {"class": "num", text: fmt(h.res[i], 3)}), el("td", {"class": "num", text: fmt(h.coh[i], 3)}), conceptCell(h.c[i]));
+      if (h.m) {
+        var td = el("td", {"class": "images"}), m = h.m[i];
+        for (var k = 0; k < m.length; k += 2) {
+          var im = IM[m[k]];
+          td.append(im.src ? el("img", {"class": "thumb", src: im.src, alt: im.id, title: im.id + " (score " + m[k + 1] + ")"})
+                           : el("span", {"class": "nothumb", title: "not readable", text: im.id}));
+        }
+        tr.append(td);
+      }
+      t.append(tr);
+    });
+    return t;
+  }
+
+  function openHead(si, layer, head, s) {
+    var d = document.getElementById("s" + si + "-L" + layer + "-H" + head);
+    if (!d) return;
+    d.fill(); d.open = true;
+    var row = document.getElementById("s" + si + "-L" + layer + "-H" + head + "-V" + s);
+    document.querySelectorAll("tr.hit").forEach(function (r) { r.classList.remove("hit"); });
+    if (row) { row.classList.add("hit"); row.scrollIntoView({block: "center"}); } else d.scrollIntoView();
+  }
+
+  // ---------------------------------------------------------------- edits: σ before and after, per edited head
+  function spectrum(layer, head) {
+    for (var i = 0; i < D.explanations.length; i++) {
+      var L = D.explanations[i].layers.filter(function (l) { return l.layer === layer; })[0];
+      var H = L && L.heads.filter(function (h) { return h.head === head; })[0];
+      if (H) return H;
+    }
+    return null;
+  }
+  if (D.edits.length) {
+    var es = section("edits", "Edits");
+    es.append(el("p", {"class": "muted", text: D.edits.length + " edited vector(s). Bars: σ of each vector of the head before (blue) and after the edit, |α|·σ (orange)."}));
+    var byHead = {};
+    D.edits.forEach(function (e) { var k = e.run + "|" + e.layer + "|" + e.head; (byHead[k] = byHead[k] || []).push(e); });
+    var grid = el("div", {"class": "layer-grid"});
+    Object.keys(byHead).forEach(function (k) {
+      var list = byHead[k], e0 = list[0], H = spectrum(e0.layer, e0.head);
+      var alpha = {}; list.forEach(function (e) { alpha[e.sv] = e; });
+      var svs = H ? H.sv.slice() : list.map(function (e) { return e.sv; }).sort(function (a, b) { return a - b; });
+      var sig = function (s) { if (alpha[s]) return alpha[s].sigma; var i = H.sv.indexOf(s); return H.sigma[i]; };
+      var maxS = 0; svs.forEach(function (s) { maxS = Math.max(maxS, sig(s), alpha[s] ? Math.abs(alpha[s].alpha) * alpha[s].sigma : 0); });
+      if (!(maxS > 0)) maxS = 1;
+      var bw = Math.max(3, Math.min(12, Math.floor(400 / svs.length))), hgt = 90;
+      var svg = sv("svg", {"class": "chart edit-chart", width: svs.length * bw + 10, height: hgt + 16, role: "img", "aria-label": "edit of layer " + e0.layer + " head " + e0.head});
+      svs.forEach(function (s, i) {
+        var before = sig(s) / maxS * hgt;
+        svg.append(sv("rect", {x: 5 + i * bw, y: hgt - before, width: Math.max(1, bw / 2 - 1), height: before, fill: "#3b528b", "class": "before"}));
+        var a = alpha[s] ? Math.abs(alpha[s].alpha) : 1, after = a * sig(s) / maxS * hgt;
+        var bar = sv("rect", {x: 5 + i * bw + bw / 2, y: hgt - after, width: Math.max(1, bw / 2 - 1), height: after, fill: alpha[s] ? "#ef8a17" : "#9aa7c7", "class": "after"});
+        if (alpha[s]) bar.append(sv("title", {}, "sv " + s + ": α " + alpha[s].alpha + ", σ " + fmt(alpha[s].sigma, 3) + " → " + fmt(a * alpha[s].sigma, 3)));
+        svg.append(bar);
+      });
+      svg.append(sv("text", {x: 5, y: hgt + 12}, "sv 0 … " + svs[svs.length - 1]));
+      grid.append(el("figure", {}, svg, el("figcaption", {text: "layer " + e0.layer + " head " + e0.head + (D.edits.some(function (e) { return e.run !== e0.run; }) ? " (" + e0.run + ")" : "")})));
+    });
+    es.append(grid);
+    var et = el("table", {"class": "edits"}, el("tr", {}, el("th", {text: "layer"}), el("th", {text: "head"}), el("th", {text: "sv"}), el("th", {text: "α"}),
+      el("th", {text: "σ"}), el("th", {text: "selection"}), el("th", {text: "relevance"}), el("th", {text: "concepts"})));
+    D.edits.forEach(function (e) {
+      et.append(el("tr", {"class": "edit"}, el("td", {"class": "num", text: e.layer}), el("td", {"class": "num", text: e.head}), el("td", {"class": "num", text: e.sv}),
+        el("td", {"class": "num", text: e.alpha}), el("td", {"class": "num", text: fmt(e.sigma, 3)}), el("td", {text: e.selection}),
+        el("td", {"class": "num", text: fmt(e.relevance, 3)}), el("td", {text: (e.concepts || []).map(function (c) { return c.concept + " " + fmt(c.weight, 2); }).join(", ")})));
+    });
+    es.append(et);
+  }
+
+  // ---------------------------------------------------------------- zero-shot and retrieval: runs side by side
+  function compare(id, title, rows, keyOf, runOf, valueOf, note) {
+    var s = section(id, title);
+    if (note) s.append(el("p", {"class": "muted", text: note}));
+    var runs = [], keys = [], cell = {};
+    rows.forEach(function (r) {
+      var run = runOf(r), key = keyOf(r);
+      if (runs.indexOf(run) < 0) runs.push(run);
+      if (keys.indexOf(key) < 0) keys.push(key);
+      cell[key + "\u0000" + run] = r;
+    });
+    var t = el("table", {"class": id}), hr = el("tr", {}, el("th", {text: ""}));
+    runs.forEach(function (r) { hr.append(el("th", {text: r})); });
+    t.append(hr);
+    keys.forEach(function (k) {
+      var tr = el("tr", {"class": "cmp"}, el("td", {text: k}));
+      runs.forEach(function (run, i) {
+        var r = cell[k + "\u0000" + run], v = r ? valueOf(r) : null;
+        tr.append(el("td", {"class": "num"}, v == null ? "—" : el("span", {"class": "hbar" + (i > 0 ? " after" : ""), style: "width:" + Math.round(Math.max(0, Math.min(1, v)) * 120) + "px"}),
+          v == null ? null : fmt(v, 4)));
+      });
+      t.append(tr);
+    });
+    s.append(t);
+  }
+  if (D.zeroshot.length) {
+    compare("zeroshot", "Zero-shot accuracy", D.zeroshot,
+      function (r) { return r.scope === "all" ? "all images" : r.scope + " " + r.name; },
+      function (r) { return r.run + (D.zeroshot.some(function (x) { return x.model !== r.model && x.run === r.run; }) ? " · " + r.model : ""); },
+      function (r) { return r.accuracy; },
+      "Accuracy per run (one column per zeroshot/ folder: e.g. the base and the edited checkpoint). Worst group: "
+        + D.zeroshot.filter(function (r) { return r.scope === "all" && r.worst_group_accuracy != null; }).map(function (r) { return r.run + " " + fmt(r.worst_group_accuracy, 4); }).join(", "));
+  }
+  if (D.retrieval.length) {
+    compare("retrieval", "Retrieval", D.retrieval,
+      function (r) { return r.metric + " @" + r.k; },
+      function (r) { return r.run + " · " + r.checkpoint; },
+      function (r) { return r.value; }, "recall@k on safe pairs and the unsafe-retrieval rate, per checkpoint");
+  }
+
+  // ---------------------------------------------------------------- fine-tuning diff: per head
+  if (D.diff_heads.length) {
+    var ds = section("diff", "Fine-tuning diff");
+    ds.append(el("p", {"class": "muted", text: "Per head: relative change ‖M_ft − M_b‖/‖M_b‖ (cells, scaled to the largest), share of the fine-tuned map in the base subspaces (in_basis), pure reweighting (diagonal), principal angles between write subspaces, and the reweighting factors C_jj/σ_b,j of each vector."}));
+    var maxRel = 0, layers = [], heads = [];
+    D.diff_heads.forEach(function (r) { maxRel = Math.max(maxRel, r.rel_change); if (layers.indexOf(r.layer) < 0) layers.push(r.layer); if (heads.indexOf(r.head) < 0) heads.push(r.head); });
+    layers.sort(function (a, b) { return a - b; }); heads.sort(function (a, b) { return a - b; });
+    var cw = 22, ch = 16, g = sv("svg", {"class": "heat diff-heat", width: 40 + heads.length * cw, height: 16 + layers.length * ch, role: "img", "aria-label": "relative change per head"});
+    heads.forEach(function (h, j) { g.append(sv("text", {x: 40 + j * cw, y: 11}, "h" + h)); });
+    layers.forEach(function (l, i) { g.append(sv("text", {x: 0, y: 16 + i * ch + 11}, "L" + l)); });
+    D.diff_heads.forEach(function (r) {
+      var rect = sv("rect", {x: 40 + heads.indexOf(r.head) * cw, y: 16 + layers.indexOf(r.layer) * ch, width: cw - 2, height: ch - 2,
+        fill: colour(maxRel > 0 ? r.rel_change / maxRel : 0), "class": "dcell"});
+      rect.append(sv("title", {}, "layer " + r.layer + " head " + r.head + ": change " + fmt(r.rel_change, 4) + ", in_basis " + fmt(r.in_basis, 3) + ", diagonal " + fmt(r.diagonal, 3)));
+      g.append(rect);
+    });
+    ds.append(legend("relative change", "0", fmt(maxRel, 3)), g);
+    var vecs = {};
+    D.diff_vectors.forEach(function (v) { var k = v.layer + "/" + v.head; (vecs[k] = vecs[k] || []).push(v); });
+    var dt = el("table", {"class": "diff"}, el("tr", {}, el("th", {text: "layer"}), el("th", {text: "head"}), el("th", {text: "change"}), el("th", {text: "in_basis"}),
+      el("th", {text: "diagonal"}), el("th", {text: "principal angles (rad)"}), el("th", {text: "reweighting C_jj/σ_b,j"}), el("th", {text: "concepts gained / lost"})));
+    D.diff_heads.slice().sort(function (a, b) { return b.rel_change - a.rel_change || a.layer - b.layer || a.head - b.head; }).forEach(function (r) {
+      var ang = r.principal_angles || [], w = 120, h = 30, pts = ang.map(function (a, i) { return (ang.length > 1 ? i * w / (ang.length - 1) : 0).toFixed(1) + "," + (h - a / (Math.PI / 2) * h).toFixed(1); });
+      var spark = sv("svg", {"class": "chart angles", width: w, height: h}); spark.append(sv("polyline", {points: pts.join(" "), fill: "none", stroke: "#3b528b"}));
+      var vs = (vecs[r.layer + "/" + r.head] || []).sort(function (a, b) { return a.sv - b.sv; });
+      var rw = sv("svg", {"class": "chart reweight", width: Math.max(20, vs.length * 3), height: h});
+      rw.append(sv("line", {x1: 0, x2: vs.length * 3, y1: h / 2, y2: h / 2, stroke: "#999"}));
+      vs.forEach(function (v, i) {
+        var y = Math.max(-1, Math.min(1, (v.reweight == null ? 1 : v.reweight) - 1)) * h / 2;
+        rw.append(sv("rect", {x: i * 3, y: y > 0 ? h / 2 - y : h / 2, width: 2, height: Math.max(0.5, Math.abs(y)), fill: y > 0 ? "#ef8a17" : "#3b528b"}));
+      });
+      var changed = vs.filter(function (v) { return (v.gained && v.gained.length) || (v.lost && v.lost.length); }).slice(0, 3)
+        .map(function (v) { return "sv " + v.sv + ": +" + (v.gained || []).join(", +") + " −" + (v.lost || []).join(", −"); }).join("; ");
+      dt.append(el("tr", {"class": "dhead"}, el("td", {"class": "num", text: r.layer}), el("td", {"class": "num", text: r.head}), el("td", {"class": "num", text: fmt(r.rel_change, 4)}),
+        el("td", {"class": "num", text: fmt(r.in_basis, 3)}), el("td", {"class": "num", text: fmt(r.diagonal, 3)}), el("td", {}, spark), el("td", {}, rw), el("td", {text: changed})));
+    });
+    ds.append(dt);
+  }
+  // a link to #s0-L23-H8 or #s0-L23-H8-V0 opens that head (and marks the vector)
+  var target = /^#s(\d+)-L(\d+)-H(\d+)(?:-V(\d+))?$/.exec(location.hash);
+  if (target) openHead(target[1], target[2], target[3], target[4]);
+  document.body.setAttribute("data-rendered", "true");
+})();
