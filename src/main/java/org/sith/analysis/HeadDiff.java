@@ -142,8 +142,8 @@ public record HeadDiff(int layer, int head, double relChange, double inBasis, do
         if (!any) return 0;
         DMatrixRMaj gx = new DMatrixRMaj(2 * dh, 2 * dh);
         DMatrixRMaj gy = new DMatrixRMaj(2 * dh, 2 * dh);
-        CommonOps_DDRM.multInner(x, gx);
-        CommonOps_DDRM.multInner(y, gy);
+        CommonOps_DDRM.multTransA(x, x, gx);
+        CommonOps_DDRM.multTransA(y, y, gy);
         double s = 0;
         for (int i = 0; i < gx.data.length; i++) s += gx.data[i] * gy.data[i];
         return Math.max(0, s);

@@ -56,7 +56,7 @@ final class DiffTask implements FlatMapFunction<Iterator<HeadBatch>, DiffTask.Ou
     public Iterator<Out> call(Iterator<HeadBatch> batches) throws Exception {
         TaskContext tc = TaskContext.get();
         int cpus = tc == null ? 1 : tc.cpus();
-        Gemm.setBlasThreads(cpus);
+        if (dict != null) Gemm.setBlasThreads(cpus); // BLAS (and ND4J's natives) only for the joint projections of explanations
         List<Out> out = new ArrayList<>();
         try (ClipCheckpoint base = ClipCheckpoint.open(p.base(), conf.get(), p.heads());
              VisionWeights ft = adapter != null ? new AdaptedCheckpoint(ClipCheckpoint.open(p.base(), conf.get(), p.heads()), adapter.value())
