@@ -248,7 +248,8 @@ class DiffTest extends SparkTestBase {
         assertEquals(e / (e + tau * tau), inj.inBasis(), 1e-7);
         assertEquals(e / (e + tau * tau), inj.diagonal(), 1e-7);
         assertEquals(tau / Math.sqrt(e), inj.rel(), 1e-6);
-        assertTrue(inj.angles()[DH - 1] > 0.05, "the largest angle opens: " + inj.angles()[DH - 1]);
+        // the write subspace tilts v_0 towards w: σ_0·v_0 + τ·w, an angle of atan(τ/σ_0)
+        assertEquals(Math.atan(tau / s2[0]), inj.angles()[DH - 1], 1e-6);
         for (int i = 0; i < DH - 1; i++) assertEquals(0, inj.angles()[i], 1e-5);
         for (int j = 0; j < DH; j++) assertEquals(1, vr.get("2/0/" + j).reweight(), 1e-5);
 
