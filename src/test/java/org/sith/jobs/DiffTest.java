@@ -571,10 +571,20 @@ class DiffTest extends SparkTestBase {
         refused(cli("diff", "--base", b, "--adapter", textOnly.toString(), "--out", out("rd")), out("rd"), "not in the base checkpoint",
                 "transformer.resblocks.0.attn.in_proj_weight");
 
-        // an existing output is kept unless --overwrite
+        // an adapter name inside the keys (lora_A.default.weight) is read too; an existing output is kept unless --overwrite
         Path ok1 = tmp.resolve("good-adapter");
-        writeAdapter(ok1, ok, shapes, good);
+        Map<String, float[]> named = new LinkedHashMap<>();
+        Map<String, long[]> namedShapes = new HashMap<>();
+        for (var e : ok.entrySet()) {
+            String k = e.getKey().replace(".weight", ".default.weight");
+            named.put(k, e.getValue());
+            namedShapes.put(k, shapes.get(e.getKey()));
+        }
+        writeAdapter(ok1, named, namedShapes, good);
         assertEquals(0, cli("diff", "--base", b, "--adapter", ok1.toString(), "--out", out("twice")).status());
+        Map<String, HeadRow> merged = heads(out("twice"));
+        assertTrue(merged.get("1/0").rel() > 0.01, "layer 1's value rows were merged");
+        assertEquals(0.0, merged.get("0/0").rel());
         Run again = cli("diff", "--base", b, "--adapter", ok1.toString(), "--out", out("twice"));
         assertEquals(2, again.status());
         assertTrue(again.stderr().contains("diff_heads/ already exists"), again.stderr());
