@@ -1,6 +1,5 @@
 package org.sith.checkpoint;
 
-import java.io.Closeable;
 import java.io.IOException;
 import java.util.Arrays;
 
@@ -14,7 +13,7 @@ import org.sith.UserInputException;
  * vector x maps to x·P. Everything a head analysis reads is shape-checked on open, so a bad file
  * fails before a Spark job starts rather than in the middle of one.
  */
-public final class ClipCheckpoint implements Closeable {
+public final class ClipCheckpoint implements VisionWeights {
     private final SafeTensors tensors;
     private final Layout layout;
     private final int width;
@@ -108,22 +107,27 @@ public final class ClipCheckpoint implements Closeable {
                 + t.shapeString() + ", expected " + expected);
     }
 
+    @Override
     public int width() {
         return width;
     }
 
+    @Override
     public int layers() {
         return layers;
     }
 
+    @Override
     public int heads() {
         return heads;
     }
 
+    @Override
     public int headDim() {
         return width / heads;
     }
 
+    @Override
     public int projDim() {
         return projDim;
     }
@@ -132,6 +136,7 @@ public final class ClipCheckpoint implements Closeable {
         return layout;
     }
 
+    @Override
     public String path() {
         return tensors.path();
     }
@@ -149,6 +154,7 @@ public final class ClipCheckpoint implements Closeable {
         return tensors.has(layout.tokenEmbedding());
     }
 
+    @Override
     public float[] ln1Weight(int l) {
         return tensors.readFloats(layout.ln1(layer(l), "weight"));
     }
@@ -158,6 +164,7 @@ public final class ClipCheckpoint implements Closeable {
     }
 
     /** d×d, (out, in). In OpenCLIP only the v rows 2d..3d of the fused q;k;v weight are read. */
+    @Override
     public float[] valueWeight(int l) {
         return layout == Layout.HF ? tensors.readFloats(valueWeightName(l))
                 : tensors.readRows(valueWeightName(l), 2L * width, width);
@@ -168,6 +175,7 @@ public final class ClipCheckpoint implements Closeable {
                 : tensors.readRows(valueBiasName(l), 2L * width, width);
     }
 
+    @Override
     public float[] outWeight(int l) {
         return tensors.readFloats(outWeightName(l));
     }
@@ -176,15 +184,18 @@ public final class ClipCheckpoint implements Closeable {
         return tensors.readFloats(outBiasName(l));
     }
 
+    @Override
     public float[] lnPostWeight() {
         return tensors.readFloats(layout.lnPost("weight"));
     }
 
+    @Override
     public float[] lnPostBias() {
         return tensors.readFloats(layout.lnPost("bias"));
     }
 
     /** Always d×p row-major, so that x·P; HF stores Pᵀ and is transposed here. */
+    @Override
     public float[] projection() {
         float[] stored = tensors.readFloats(layout.projection());
         if (layout == Layout.OPENCLIP) return stored;

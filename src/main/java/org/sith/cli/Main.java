@@ -16,7 +16,7 @@ public final class Main {
         Map<String, Command> m = new LinkedHashMap<>();
         for (Command c : List.of(new DemoCommand(), new EmbedConceptsCommand(), new ImageMeanCommand(), new DecomposeCommand(), new ExplainCommand(),
                 new PreprocessCommand(), new MatchImagesCommand(), new EditCommand(), new ZeroShotCommand(), new RetrievalCommand(),
-                new ReportCommand(), new SqlCommand(), new BenchmarkCommand())) {
+                new DiffCommand(), new ReportCommand(), new SqlCommand(), new BenchmarkCommand())) {
             m.put(c.name(), c);
         }
         return m;

@@ -27,6 +27,13 @@ public record HeadBasis(int layer, int head, double[] sigma, double[][] u, doubl
         return sigma.length;
     }
 
+    /** The first r vectors (degeneracy as judged at this basis' own rank). */
+    public HeadBasis top(int r) {
+        if (r < 1 || r > rank()) throw new IllegalArgumentException("rank " + r + " outside 1.." + rank());
+        return new HeadBasis(layer, head, java.util.Arrays.copyOf(sigma, r), java.util.Arrays.copyOf(u, r),
+                java.util.Arrays.copyOf(v, r), java.util.Arrays.copyOf(degenerate, r));
+    }
+
     /** The explained vectors: write directions (right) or read directions (left). */
     public double[][] side(Side s) {
         return s == Side.RIGHT ? v : u;

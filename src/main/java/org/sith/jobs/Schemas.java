@@ -82,6 +82,29 @@ public final class Schemas {
         createStructField("image", StringType, false),
         createStructField("score", DoubleType, false)});
 
+    /** SPEC §10 diff_heads: one row per head; NaN-valued (undefined) quantities are null. */
+    public static final StructType DIFF_HEADS = createStructType(new StructField[] {
+        createStructField("layer", IntegerType, false),
+        createStructField("head", IntegerType, false),
+        createStructField("rel_change", DoubleType, true),
+        createStructField("in_basis", DoubleType, true),
+        createStructField("diagonal", DoubleType, true),
+        createStructField("principal_angles", createArrayType(DoubleType, false), false)});
+
+    /** SPEC §10 diff_vectors: one row per fine-tuned vector; the concept columns are null without --concepts. */
+    public static final StructType DIFF_VECTORS = createStructType(new StructField[] {
+        createStructField("layer", IntegerType, false),
+        createStructField("head", IntegerType, false),
+        createStructField("sv", IntegerType, false),
+        createStructField("sigma_base", DoubleType, false),
+        createStructField("sigma_ft", DoubleType, false),
+        createStructField("reweight", DoubleType, true),
+        createStructField("match", IntegerType, false),
+        createStructField("match_cos", DoubleType, false),
+        createStructField("jaccard", DoubleType, true),
+        createStructField("gained", createArrayType(StringType, false), true),
+        createStructField("lost", createArrayType(StringType, false), true)});
+
     /** One decomposed vector: the explanation columns followed by the two singular_vectors arrays. */
     public static final StructType DECOMPOSED;
 
