@@ -23,7 +23,7 @@ prop() { sed -n "s:.*<$1>\(.*\)</$1>.*:\1:p;T;q" "$ROOT/pom.xml"; }
 mkdir -p "$DIR/jars" "$DIR/conf"
 list="$DIR/jars.txt"
 if [[ ! -s "$list" || "$ROOT/pom.xml" -nt "$list" || "$ROOT/.ci/spark-dist/pom.xml" -nt "$list" ]]; then
-  mvn -q -B -f "$ROOT/.ci/spark-dist/pom.xml" -Dspark.version="$(prop spark.version)" -Dhadoop.version="$(prop hadoop.version)" \
+  mvn -q -B -Dstyle.color=never -f "$ROOT/.ci/spark-dist/pom.xml" -Dspark.version="$(prop spark.version)" -Dhadoop.version="$(prop hadoop.version)" \
     -Dscala.binary="$(prop scala.binary)" -Dmdep.outputFile="$list.tmp" \
     org.apache.maven.plugins:maven-dependency-plugin:3.8.1:build-classpath >&2
   mv "$list.tmp" "$list"
