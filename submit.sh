@@ -8,15 +8,21 @@
 #   --master URL            spark://host:7077, yarn, k8s://..., local[N]   (or SPARK_MASTER)
 #   --conf KEY=VALUE        a Spark setting (repeatable); spark.hadoop.* settings reach Hadoop/s3a
 #   --packages COORDS       extra Maven packages for spark-submit (e.g. org.apache.hadoop:hadoop-aws:3.5.0)
-#   --jars JARS, --deploy-mode MODE, --driver-memory MEM, --executor-memory MEM,
-#   --executor-cores N, --num-executors N, --properties-file FILE   passed to spark-submit
+#   --properties-file FILE  Spark settings (default conf/spark-defaults.conf; on the embedded run too)
+#   --jars JARS, --deploy-mode MODE, --driver-memory MEM, --executor-memory MEM, --executor-cores N,
+#   --num-executors N, --total-executor-cores N, --load-spark-defaults   passed to spark-submit
+# Settings: conf/spark-defaults.conf goes to spark-submit as --properties-file with --load-spark-defaults
+# (the installation's own spark-defaults.conf still applies, under it) and to the embedded run as system
+# properties; --conf wins over both. conf/s3a-example.conf shows the s3a settings; credentials come only
+# from the usual Hadoop configuration or AWS environment variables, never from the project's files.
 # Environment:
 #   SPARK_HOME              the Spark installation whose bin/spark-submit is used with a master
 #                           (unset: Spark's SparkSubmit class from the build's own jars)
 #   SPARK_MASTER            default master (unset: embedded local[*])
 #   SITH_DRIVER_MEMORY      heap of the embedded local run (default 8g)
-# Executor sizing: each task hands its spark.task.cpus cores to OpenBLAS, so set spark.task.cpus to the
-# executor's cores (one task per executor, all cores to BLAS) or lower it for more, thinner tasks.
+# Executor sizing: keep spark.task.cpus=1 (one single-threaded task per core; the outputs are then the same
+# bytes on any executor size) and give an executor about 3x the dictionary (N x p x 4 bytes) + 200 MB per
+# core, at least 1 GB, e.g. --executor-cores 8 --executor-memory 8g.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VERSION="0.1.0"
@@ -26,6 +32,8 @@ CLASSPATH_FILE="$ROOT/target/classpath.txt"
 MAIN=org.sith.cli.Main
 
 MASTER="${SPARK_MASTER:-}"
+PROPERTIES_FILE="$ROOT/conf/spark-defaults.conf"
+USER_PROPERTIES=""
 CONFS=()
 SUBMIT_ARGS=()
 APP_ARGS=()
@@ -37,11 +45,15 @@ while [[ $# -gt 0 ]]; do
     --conf) CONFS+=("$2"); shift 2 ;;
     --conf=*) CONFS+=("${1#*=}"); shift ;;
     --driver-memory) DRIVER_MEMORY="$2"; SUBMIT_ARGS+=("$1" "$2"); shift 2 ;;
-    --packages|--jars|--deploy-mode|--executor-memory|--executor-cores|--num-executors|--properties-file|--total-executor-cores)
+    --properties-file) PROPERTIES_FILE="$2"; USER_PROPERTIES=1; shift 2 ;;
+    --packages|--jars|--deploy-mode|--executor-memory|--executor-cores|--num-executors|--total-executor-cores)
       SUBMIT_ARGS+=("$1" "$2"); shift 2 ;;
+    --load-spark-defaults) SUBMIT_ARGS+=("$1"); shift ;;
     *) APP_ARGS+=("$1"); shift ;;
   esac
 done
+
+[[ -f "$PROPERTIES_FILE" ]] || { echo "submit.sh: --properties-file $PROPERTIES_FILE: no such file" >&2; exit 2; }
 
 build_if_needed() {
   if [[ ! -f "$THIN" || ! -f "$FAT" || ! -f "$CLASSPATH_FILE" ]] || \
@@ -65,6 +77,12 @@ build_if_needed
 
 if [[ -z "$MASTER" || "$MASTER" == local* ]]; then
   PROPS=("-Dspark.master=${MASTER:-local[*]}")
+  # the properties file as system properties ("key value" or "key=value" lines), then --conf (the last -D wins)
+  while read -r key value; do
+    [[ -z "$key" || "$key" == \#* ]] && continue
+    [[ -z "$value" && "$key" == *=* ]] && { value="${key#*=}"; key="${key%%=*}"; }
+    PROPS+=("-D$key=$value")
+  done < "$PROPERTIES_FILE"
   for c in "${CONFS[@]+"${CONFS[@]}"}"; do PROPS+=("-D$c"); done
   exec java "${OPENS[@]}" -Xmx"$DRIVER_MEMORY" -Dlog4j2.configurationFile="$LOG_CONF" \
     "${PROPS[@]}" -cp "$THIN:$(cat "$CLASSPATH_FILE")" "$MAIN" "${APP_ARGS[@]+"${APP_ARGS[@]}"}"
@@ -81,7 +99,9 @@ else
 fi
 CONF_ARGS=()
 for c in "${CONFS[@]+"${CONFS[@]}"}"; do CONF_ARGS+=(--conf "$c"); done
-exec "${SUBMIT[@]}" --master "$MASTER" --class "$MAIN" \
+PROPS_ARGS=(--properties-file "$PROPERTIES_FILE")
+[[ -z "$USER_PROPERTIES" ]] && PROPS_ARGS+=(--load-spark-defaults)
+exec "${SUBMIT[@]}" --master "$MASTER" --class "$MAIN" "${PROPS_ARGS[@]}" \
   --conf "spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:$LOG_CONF" \
   "${CONF_ARGS[@]+"${CONF_ARGS[@]}"}" "${SUBMIT_ARGS[@]+"${SUBMIT_ARGS[@]}"}" \
   "$FAT" "${APP_ARGS[@]+"${APP_ARGS[@]}"}"

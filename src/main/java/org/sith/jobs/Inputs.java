@@ -82,6 +82,7 @@ public final class Inputs {
         try {
             df = spark.read().parquet(path);
         } catch (RuntimeException e) {
+            if (spark.sparkContext().isStopped()) throw e; // the cluster failed (no executors): not the input's fault
             throw new UserInputException("--concepts " + path + ": not a concepts/ Parquet folder or .npy (" + firstLine(e) + ")");
         }
         for (String c : new String[] {"id", "concept", "embedding"}) {

@@ -104,6 +104,9 @@ public final class OutputDir {
     /**
      * Moves every staged output into place (replacing the old one) and writes the run record; Parquet
      * footers are made canonical first so identical inputs give identical bytes in any process.
+     * Each folder's `_run.json` is written after its move: on an object store (s3a), where a folder's
+     * rename is a copy of each file then a delete, not one atomic step, a folder is complete when its
+     * `_run.json` exists (and `--out/_run.json`, written last, when the whole run is).
      */
     public void commit(String runJson) {
         try {
@@ -111,12 +114,11 @@ public final class OutputDir {
                 Path staged = new Path(staging, name);
                 if (!fs.exists(staged)) continue;
                 Path target = new Path(out, name);
-                if (fs.getFileStatus(staged).isDirectory()) { // a single-file output (image_mean.npy) has no footer or record
-                    ParquetFooters.canonicalizeAll(fs, staged);
-                    writeText(new Path(staged, "_run.json"), runJson);
-                }
+                boolean folder = fs.getFileStatus(staged).isDirectory(); // a single-file output (image_mean.npy) has no footer or record
+                if (folder) ParquetFooters.canonicalizeAll(fs, staged);
                 if (fs.exists(target)) fs.delete(target, true);
                 if (!fs.rename(staged, target)) throw new IOException("cannot move " + staged + " to " + target);
+                if (folder) writeText(new Path(target, "_run.json"), runJson);
             }
             writeText(new Path(out, "_run.json"), runJson);
             fs.delete(staging, true);
