@@ -61,7 +61,7 @@ public final class DiffJob {
         if (p.vocab() != null && p.concepts() == null) throw new UserInputException("--vocab is only used with --concepts");
         if (p.imageMean() != null && p.concepts() == null) throw new UserInputException("--image-mean is only used with --concepts");
         OutputDir dir = OutputDir.prepare(p.out(), OUTPUTS, p.overwrite(), false, false, conf);
-        RunRecord record = new RunRecord(NAME, spark);
+        RunRecord record = new RunRecord(NAME, spark).options(p);
         try {
             LoraAdapter adapter = null;
             int[] layers;
@@ -110,7 +110,7 @@ public final class DiffJob {
                 if (p.vocab() != null) record.input("vocab", p.vocab(), conf);
                 if (p.imageMean() != null) record.input("image_mean", p.imageMean(), conf);
                 String label = DecomposeJob.dictionaryLabel(p.concepts(), dict);
-                record.inputFingerprint("dictionary", label + " (" + dict.size() + " concepts)", dict.fingerprint());
+                record.inputFingerprint("dictionary", label + " (" + dict.size() + " concepts)", dict.fingerprint(), ConceptDictionary.FINGERPRINT);
                 record.param("method", Rows.methodLabel(p.method())).param("lambda", p.lambda()).param("k", p.k()).param("dictionary", label);
             }
             record.phase("prepare");

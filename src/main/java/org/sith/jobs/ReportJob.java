@@ -69,7 +69,7 @@ public final class ReportJob {
         if (p.thumbs() < 0) throw new UserInputException("--thumbs must be 0 or more");
         List<OutputFolders.Folder> folders = OutputFolders.resolve(p.in(), p.out(), conf);
         OutputDir dir = OutputDir.prepare(p.out(), List.of("report"), p.overwrite(), false, false, conf);
-        RunRecord record = new RunRecord(NAME, spark);
+        RunRecord record = new RunRecord(NAME, spark).options(p);
         try {
             Map<Kind, List<Source>> byKind = new LinkedHashMap<>();
             List<String> shown = new ArrayList<>();

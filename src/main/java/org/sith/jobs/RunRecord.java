@@ -139,11 +139,6 @@ public final class RunRecord {
         return this;
     }
 
-    public RunRecord inputFingerprint(String role, String description, String fingerprint) {
-        entry(role, description, fingerprint);
-        return this;
-    }
-
     /** The input recorded under a role, or null; jobs add details they learn late (an image set's content hash). */
     public Map<String, Object> inputEntry(String role) {
         for (Map<String, Object> m : inputs) if (role.equals(m.get("role"))) return m;

@@ -65,9 +65,13 @@ class RunRecordTest extends SparkTestBase {
                         "--top", "2", "--out", out},
                 {"preprocess", "--images", images.toString(), "--size", "32", "--out", tmp.resolve("pre").toString()},
                 {"image-mean", "--checkpoint", checkpoint, "--images", tmp.resolve("pre/pixels.npy").toString(), "--out", tmp.resolve("pre").toString()},
+                {"diff", "--base", checkpoint, "--finetuned", checkpoint, "--concepts", out + "/concepts", "--layers", "last:1", "--k", "3",
+                        "--out", tmp.resolve("diff").toString()},
+                {"report", "--out", out},
         };
         String[] records = {out + "/concepts", out + "/image_mean", out + "/explanations", out + "/matches",
-                tmp.resolve("pre/pixels_index").toString(), tmp.resolve("pre/image_mean").toString()};
+                tmp.resolve("pre/pixels_index").toString(), tmp.resolve("pre/image_mean").toString(), tmp.resolve("diff/diff_heads").toString(),
+                out + "/report"};
         Map<String, String> expectedInputs = new HashMap<>();
         for (int r = 0; r < runs.length; r++) {
             Run run = cli(runs[r]);
@@ -85,8 +89,10 @@ class RunRecordTest extends SparkTestBase {
         assertEquals("checkpoint,explanations,images", expectedInputs.get("match-images3"));
         assertEquals("images", expectedInputs.get("preprocess4"));
         assertEquals("checkpoint,images", expectedInputs.get("image-mean5"));
+        assertEquals("base,finetuned,concepts,dictionary", expectedInputs.get("diff6"));
+        assertEquals("explanations,matches", expectedInputs.get("report7"));
         // the run's own record beside the outputs is the last command's
-        assertEquals("match-images", new ObjectMapper().readTree(Path.of(out, "_run.json").toFile()).get("command").asText());
+        assertEquals("report", new ObjectMapper().readTree(Path.of(out, "_run.json").toFile()).get("command").asText());
     }
 
     static void checkCommon(JsonNode rec, String[] args) {
@@ -141,7 +147,8 @@ class RunRecordTest extends SparkTestBase {
     /** Each fingerprint against a hash computed here, the way `_run.json`'s "fingerprint" field says it was made. */
     static void checkInput(JsonNode in, JsonNode rec) throws Exception {
         String role = in.get("role").asText();
-        Path path = Path.of(in.get("path").asText());
+        String recorded = in.get("path").asText();
+        Path path = recorded.startsWith("file:") ? Path.of(java.net.URI.create(recorded)) : Path.of(recorded); // report records qualified URIs
         String sha = in.get("sha256").asText();
         assertTrue(sha.matches("[0-9a-f]{64}"), role + ": " + sha);
         assertNotNull(in.get("fingerprint"), role + " says how it was fingerprinted");
