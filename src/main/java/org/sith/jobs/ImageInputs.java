@@ -16,6 +16,7 @@ import org.apache.hadoop.fs.LocatedFileStatus;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.RemoteIterator;
 
+import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -24,9 +25,11 @@ import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
 import org.sith.io.Fs;
+import org.sith.linalg.Gemm;
 import org.sith.io.Npy;
 import org.sith.model.ImageDecoder;
 import org.sith.model.Preprocessor;
+import org.sith.model.VisionTower;
 
 /**
  * The images a command reads: a folder (searched recursively for .jpg/.jpeg/.png), a glob, or one
@@ -211,6 +214,35 @@ final class ImageInputs {
      * An image job's tasks: one per slice, with the Hadoop configuration and the slices broadcast
      * once. Lambdas must capture the broadcasts, not this record (it holds the driver's context).
      */
+    /**
+     * What an image task needs from the driver, small and serializable for the task's closure: the
+     * Hadoop configuration, the slices, the accumulator of image digests and the preprocessing.
+     */
+    record Loader(Broadcast<SerializableConf> conf, Broadcast<List<List<ImageRef>>> slices, CollectionAccumulator<String> digests,
+                  Preprocessor pre) implements Serializable {
+        Configuration hadoop() {
+            return conf.value().get();
+        }
+
+        List<ImageRef> slice(int i) {
+            return slices.value().get(i);
+        }
+
+        /** Reads, decodes and preprocesses slice {@code i}, reporting its images' digest for `_run.json`. */
+        Batch load(int i) {
+            Batch batch = Batch.load(slice(i), pre, hadoop());
+            if (batch.digest() != null) digests.add(i + "\t" + batch.digest());
+            return batch;
+        }
+
+        /** The executor's vision tower (read once per JVM), with the task's cores given to BLAS. */
+        VisionTower tower(String checkpoint, Integer heads, String activation) {
+            TaskContext tc = TaskContext.get();
+            Gemm.setBlasThreads(tc == null ? 1 : tc.cpus());
+            return TowerCache.vision(checkpoint, hadoop(), heads, activation);
+        }
+    }
+
     record Shards(JavaSparkContext jsc, Broadcast<SerializableConf> conf, Broadcast<List<List<ImageRef>>> slices,
                   LongAccumulator counter, CollectionAccumulator<String> digests, int count) {
         static Shards of(SparkSession spark, List<ImageRef> refs, int perTask) {
@@ -219,6 +251,11 @@ final class ImageInputs {
             return new Shards(jsc, jsc.broadcast(new SerializableConf(spark.sparkContext().hadoopConfiguration())),
                     jsc.broadcast(slices), spark.sparkContext().longAccumulator("images"),
                     spark.sparkContext().collectionAccumulator("image digests"), slices.size());
+        }
+
+        /** What each task reads its slice with. */
+        Loader loader(Preprocessor pre) {
+            return new Loader(conf, slices, digests, pre);
         }
 
         /** The slice indices, one partition each. */

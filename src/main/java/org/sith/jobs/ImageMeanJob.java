@@ -8,18 +8,14 @@ import java.util.Comparator;
 import java.util.List;
 
 import org.apache.hadoop.conf.Configuration;
-import org.apache.spark.TaskContext;
-import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
-import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
 import org.sith.checkpoint.ClipCheckpoint;
 import org.sith.io.Npy;
-import org.sith.linalg.Gemm;
 import org.sith.linalg.Vec;
 import org.sith.model.Preprocessor;
 import org.sith.model.VisionTower;
@@ -64,25 +60,18 @@ public final class ImageMeanJob {
             record.phase("prepare");
 
             ImageInputs.Shards shards = ImageInputs.Shards.of(spark, refs, p.imagesPerTask());
-            Broadcast<SerializableConf> confB = shards.conf();
-            Broadcast<List<List<ImageInputs.ImageRef>>> slicesB = shards.slices();
-            CollectionAccumulator<String> digests = shards.digests();
+            ImageInputs.Loader loader = shards.loader(m.pre());
             LongAccumulator counter = shards.counter();
             String checkpoint = p.checkpoint();
             Integer heads = p.heads();
             String activation = m.activation();
-            Preprocessor pre = m.pre();
             List<SliceSum> sums;
             try (Progress progress = new Progress("sith " + NAME, "images", refs.size(), 0, counter)) {
                 sums = new ArrayList<>(shards.tasks().map(i -> {
-                    TaskContext tc = TaskContext.get();
-                    Gemm.setBlasThreads(tc == null ? 1 : tc.cpus());
-                    Configuration c = confB.value().get();
-                    VisionTower tower = TowerCache.vision(checkpoint, c, heads, activation);
-                    ImageInputs.Batch batch = ImageInputs.Batch.load(slicesB.value().get(i), pre, c);
-                    if (batch.digest() != null) digests.add(i + "\t" + batch.digest());
+                    VisionTower tower = loader.tower(checkpoint, heads, activation);
+                    ImageInputs.Batch batch = loader.load(i);
                     double[] sum = new double[tower.projDim()];
-                    float[][] e = tower.embed(batch.pixels(), batch.count(), ImageModel.imagesPerProduct(tower), new Workspace());
+                    float[][] e = ImageModel.embed(tower, batch);
                     for (float[] v : e) {
                         double n = Vec.norm(v);
                         for (int j = 0; j < sum.length; j++) sum[j] += v[j] / n;
@@ -146,6 +135,11 @@ public final class ImageMeanJob {
         /** Images per product so that a product has about 512 token rows. */
         static int imagesPerProduct(VisionTower t) {
             return Math.max(1, 512 / t.tokens());
+        }
+
+        /** The image embeddings of a batch's decoded images, in order. */
+        static float[][] embed(VisionTower t, ImageInputs.Batch batch) {
+            return t.embed(batch.pixels(), batch.count(), imagesPerProduct(t), new Workspace());
         }
     }
 }

@@ -10,13 +10,11 @@ import java.util.Map;
 import java.util.TreeMap;
 
 import org.apache.hadoop.conf.Configuration;
-import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
 import org.sith.analysis.MatchScorer;
@@ -24,8 +22,6 @@ import org.sith.analysis.TopK;
 import org.sith.checkpoint.ClipCheckpoint;
 import org.sith.heads.HeadBasis;
 import org.sith.heads.VoFactors;
-import org.sith.linalg.Gemm;
-import org.sith.model.Preprocessor;
 import org.sith.model.VisionTower;
 import org.sith.model.Workspace;
 import scala.Tuple2;
@@ -66,26 +62,19 @@ public final class MatchImagesJob {
             record.phase("prepare");
 
             ImageInputs.Shards shards = ImageInputs.Shards.of(spark, refs, p.imagesPerTask());
-            Broadcast<SerializableConf> confB = shards.conf();
-            Broadcast<List<List<ImageInputs.ImageRef>>> slicesB = shards.slices();
-            CollectionAccumulator<String> digests = shards.digests();
+            ImageInputs.Loader loader = shards.loader(m.pre());
             LongAccumulator counter = shards.counter();
             Broadcast<List<MatchScorer.HeadVectors>> headsB = shards.jsc().broadcast(heads);
             String checkpoint = p.checkpoint();
             Integer headsOverride = p.heads();
             String activation = m.activation();
-            Preprocessor pre = m.pre();
             int top = p.top();
             List<String> skipped = new ArrayList<>();
             List<Tuple2<Long, TopK>> merged;
             try (Progress progress = new Progress("sith " + NAME, "images", refs.size(), 0, counter)) {
                 JavaPairRDD<Long, TopK> perTask = shards.tasks().flatMapToPair(i -> {
-                    TaskContext tc = TaskContext.get();
-                    Gemm.setBlasThreads(tc == null ? 1 : tc.cpus());
-                    Configuration c = confB.value().get();
-                    VisionTower tower = TowerCache.vision(checkpoint, c, headsOverride, activation);
-                    ImageInputs.Batch batch = ImageInputs.Batch.load(slicesB.value().get(i), pre, c);
-                    if (batch.digest() != null) digests.add(i + "\t" + batch.digest());
+                    VisionTower tower = loader.tower(checkpoint, headsOverride, activation);
+                    ImageInputs.Batch batch = loader.load(i);
                     MatchScorer scorer = new MatchScorer(headsB.value(), tower, batch.decoded().stream().map(ImageInputs.ImageRef::id).toList(), top);
                     tower.probe(batch.pixels(), batch.count(), ImageMeanJob.ImageModel.imagesPerProduct(tower), new Workspace(), scorer);
                     counter.add(batch.refs().size());

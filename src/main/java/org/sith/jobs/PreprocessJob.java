@@ -14,13 +14,11 @@ import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
-import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
 import org.sith.io.Fs;
@@ -70,19 +68,15 @@ public final class PreprocessJob {
             record.phase("prepare");
 
             ImageInputs.Shards shards = ImageInputs.Shards.of(spark, refs, p.imagesPerTask());
-            Broadcast<SerializableConf> confB = shards.conf();
-            Broadcast<List<List<ImageInputs.ImageRef>>> slicesB = shards.slices();
-            CollectionAccumulator<String> digests = shards.digests();
+            ImageInputs.Loader loader = shards.loader(pre);
             LongAccumulator counter = shards.counter();
             String parts = dir.work(NAME).toString();
             List<SliceResult> results;
             try (Progress progress = new Progress("sith " + NAME, "images", refs.size(), 0, counter)) {
                 results = new ArrayList<>(shards.tasks().map(i -> {
-                    Configuration c = confB.value().get();
-                    List<ImageInputs.ImageRef> slice = slicesB.value().get(i);
-                    ImageInputs.Batch batch = ImageInputs.Batch.load(slice, pre, c);
-                    if (batch.digest() != null) digests.add(i + "\t" + batch.digest());
-                    writePart(new Path(parts, String.format("part-%05d.f32", i)), batch.pixels(), c);
+                    List<ImageInputs.ImageRef> slice = loader.slice(i);
+                    ImageInputs.Batch batch = loader.load(i);
+                    writePart(new Path(parts, String.format("part-%05d.f32", i)), batch.pixels(), loader.hadoop());
                     List<String> ids = new ArrayList<>();
                     List<String> errors = new ArrayList<>();
                     int skippedSeen = 0;

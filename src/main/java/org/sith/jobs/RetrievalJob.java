@@ -18,7 +18,6 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
-import org.apache.spark.util.CollectionAccumulator;
 import org.sith.UserInputException;
 import org.sith.analysis.RetrievalMetrics;
 import org.sith.analysis.TopK;
@@ -28,7 +27,6 @@ import org.sith.io.TextLines;
 import org.sith.linalg.Gemm;
 import org.sith.linalg.Vec;
 import org.sith.model.ClipTokenizer;
-import org.sith.model.Preprocessor;
 import org.sith.model.TextTower;
 import org.sith.model.VisionTower;
 import org.sith.model.Workspace;
@@ -108,23 +106,16 @@ public final class RetrievalJob {
         int n = pairs.texts().size();
         int top = KS[KS.length - 1];
         ImageInputs.Shards shards = ImageInputs.Shards.of(spark, pairs.refs(), p.imagesPerTask());
-        Broadcast<SerializableConf> confB = shards.conf();
-        Broadcast<List<List<ImageInputs.ImageRef>>> slicesB = shards.slices();
-        CollectionAccumulator<String> digests = shards.digests();
+        ImageInputs.Loader loader = shards.loader(im.pre());
         Broadcast<float[]> textsB = shards.jsc().broadcast(texts);
         Integer heads = p.heads();
         String activation = im.activation();
-        Preprocessor pre = im.pre();
         int dim = im.projDim();
         // keys: image index (≥ 0) → its top texts; −1 − text index → that text's top images; Long.MIN_VALUE → skipped
         List<Tuple2<Long, TopK>> merged = shards.tasks().flatMapToPair(i -> {
-            TaskContext tc = TaskContext.get();
-            Gemm.setBlasThreads(tc == null ? 1 : tc.cpus());
-            Configuration c = confB.value().get();
-            VisionTower tower = TowerCache.vision(checkpoint, c, heads, activation);
-            ImageInputs.Batch batch = ImageInputs.Batch.load(slicesB.value().get(i), pre, c);
-            if (batch.digest() != null) digests.add(i + "\t" + batch.digest());
-            float[][] e = tower.embed(batch.pixels(), batch.count(), ImageMeanJob.ImageModel.imagesPerProduct(tower), new Workspace());
+            VisionTower tower = loader.tower(checkpoint, heads, activation);
+            ImageInputs.Batch batch = loader.load(i);
+            float[][] e = ImageMeanJob.ImageModel.embed(tower, batch);
             float[] t = textsB.value();
             Map<Long, TopK> tops = new HashMap<>();
             for (int k = 0; k < e.length; k++) {

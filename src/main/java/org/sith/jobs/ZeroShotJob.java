@@ -11,22 +11,18 @@ import java.util.TreeMap;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
-import org.apache.spark.TaskContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
-import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
 import org.sith.io.Fs;
 import org.sith.io.TextLines;
-import org.sith.linalg.Gemm;
 import org.sith.linalg.Vec;
 import org.sith.model.ClipTokenizer;
-import org.sith.model.Preprocessor;
 import org.sith.model.TextTower;
 import org.sith.model.VisionTower;
 import org.sith.model.Workspace;
@@ -86,26 +82,19 @@ public final class ZeroShotJob {
             record.phase("classifier");
 
             ImageInputs.Shards shards = ImageInputs.Shards.of(spark, m.refs(), p.imagesPerTask());
-            Broadcast<SerializableConf> confB = shards.conf();
-            Broadcast<List<List<ImageInputs.ImageRef>>> slicesB = shards.slices();
-            CollectionAccumulator<String> digests = shards.digests();
+            ImageInputs.Loader loader = shards.loader(im.pre());
             LongAccumulator counter = shards.counter();
             Broadcast<float[]> weightsB = shards.jsc().broadcast(weights);
             String checkpoint = p.checkpoint();
             Integer heads = p.heads();
             String activation = im.activation();
-            Preprocessor pre = im.pre();
             int nClasses = classes.size();
             List<SliceResult> results;
             try (Progress progress = new Progress("sith " + NAME, "images", m.refs().size(), 0, counter)) {
                 results = new ArrayList<>(shards.tasks().map(i -> {
-                    TaskContext tc = TaskContext.get();
-                    Gemm.setBlasThreads(tc == null ? 1 : tc.cpus());
-                    Configuration c = confB.value().get();
-                    VisionTower tower = TowerCache.vision(checkpoint, c, heads, activation);
-                    ImageInputs.Batch batch = ImageInputs.Batch.load(slicesB.value().get(i), pre, c);
-                    if (batch.digest() != null) digests.add(i + "\t" + batch.digest());
-                    float[][] e = tower.embed(batch.pixels(), batch.count(), ImageMeanJob.ImageModel.imagesPerProduct(tower), new Workspace());
+                    VisionTower tower = loader.tower(checkpoint, heads, activation);
+                    ImageInputs.Batch batch = loader.load(i);
+                    float[][] e = ImageMeanJob.ImageModel.embed(tower, batch);
                     List<Prediction> out = new ArrayList<>();
                     for (int k = 0; k < e.length; k++) out.add(new Prediction(batch.decoded().get(k).id(), argmax(e[k], weightsB.value(), nClasses)));
                     counter.add(batch.refs().size());
