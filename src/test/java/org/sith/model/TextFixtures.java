@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Random;
 
 import org.apache.hadoop.conf.Configuration;
 
@@ -30,15 +29,15 @@ public final class TextFixtures {
     public final float[] lnFinalW, lnFinalB, proj; // proj: (width, p)
     public float logitScale = 2.6592f;             // ln(1/0.07)
 
-    private final Random rnd;
+    private final FixtureArrays draw;
 
     private TextFixtures(long seed, int vocab, int ctx, int width, int layers, int heads, int p, int mlp) {
         if (width % heads != 0) throw new IllegalArgumentException("width % heads != 0");
         this.vocab = vocab; this.ctx = ctx; this.width = width; this.layers = layers;
         this.heads = heads; this.p = p; this.mlp = mlp;
-        this.rnd = new Random(seed);
-        tok = gauss(vocab * width, 0.5);
-        pos = gauss(ctx * width, 0.1);
+        this.draw = new FixtureArrays(seed);
+        tok = draw.gauss(vocab * width, 0.5);
+        pos = draw.gauss(ctx * width, 0.1);
         ln1W = new float[layers][]; ln1B = new float[layers][];
         qW = new float[layers][]; kW = new float[layers][]; vW = new float[layers][];
         qB = new float[layers][]; kB = new float[layers][]; vB = new float[layers][];
@@ -47,17 +46,17 @@ public final class TextFixtures {
         fc1W = new float[layers][]; fc1B = new float[layers][];
         fc2W = new float[layers][]; fc2B = new float[layers][];
         for (int l = 0; l < layers; l++) {
-            ln1W[l] = lnWeight(width); ln1B[l] = uniform(width, 0.1);
-            qW[l] = linear(width, width); qB[l] = uniform(width, 0.1);
-            kW[l] = linear(width, width); kB[l] = uniform(width, 0.1);
-            vW[l] = linear(width, width); vB[l] = uniform(width, 0.1);
-            outW[l] = linear(width, width); outB[l] = uniform(width, 0.1);
-            ln2W[l] = lnWeight(width); ln2B[l] = uniform(width, 0.1);
-            fc1W[l] = linear(mlp, width); fc1B[l] = uniform(mlp, 0.5);
-            fc2W[l] = linear(width, mlp); fc2B[l] = uniform(width, 0.1);
+            ln1W[l] = draw.lnWeight(width); ln1B[l] = draw.uniform(width, 0.1);
+            qW[l] = draw.linear(width, width); qB[l] = draw.uniform(width, 0.1);
+            kW[l] = draw.linear(width, width); kB[l] = draw.uniform(width, 0.1);
+            vW[l] = draw.linear(width, width); vB[l] = draw.uniform(width, 0.1);
+            outW[l] = draw.linear(width, width); outB[l] = draw.uniform(width, 0.1);
+            ln2W[l] = draw.lnWeight(width); ln2B[l] = draw.uniform(width, 0.1);
+            fc1W[l] = draw.linear(mlp, width); fc1B[l] = draw.uniform(mlp, 0.5);
+            fc2W[l] = draw.linear(width, mlp); fc2B[l] = draw.uniform(width, 0.1);
         }
-        lnFinalW = lnWeight(width); lnFinalB = uniform(width, 0.1);
-        proj = gauss(width * p, 1 / Math.sqrt(width));
+        lnFinalW = draw.lnWeight(width); lnFinalB = draw.uniform(width, 0.1);
+        proj = draw.gauss(width * p, 1 / Math.sqrt(width));
     }
 
     /** A random tower with MLP width 4·width. */
@@ -81,75 +80,31 @@ public final class TextFixtures {
         return vocab - 1;
     }
 
-    private float[] gauss(int n, double std) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float) (rnd.nextGaussian() * std);
-        return a;
-    }
-
-    private float[] uniform(int n, double half) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float) ((2 * rnd.nextDouble() - 1) * half);
-        return a;
-    }
-
-    private float[] lnWeight(int n) {
-        float[] a = uniform(n, 0.3);
-        for (int i = 0; i < n; i++) a[i] += 1f;
-        return a;
-    }
-
-    private float[] linear(int out, int in) {
-        return gauss(out * in, 1 / Math.sqrt(in));
-    }
-
-    private static float[] concat(float[]... parts) {
-        int n = 0;
-        for (float[] a : parts) n += a.length;
-        float[] r = new float[n];
-        int o = 0;
-        for (float[] a : parts) { System.arraycopy(a, 0, r, o, a.length); o += a.length; }
-        return r;
-    }
-
-    /** The (cols, rows) transpose of a row-major (rows, cols) matrix. */
-    static float[] transpose(float[] m, int rows, int cols) {
-        float[] t = new float[m.length];
-        for (int i = 0; i < rows; i++) {
-            for (int j = 0; j < cols; j++) t[j * rows + i] = m[i * cols + j];
-        }
-        return t;
-    }
-
-    private static void put(Map<String, TensorData> m, String name, float[] data, long... shape) {
-        m.put(name, TensorData.f32(data.clone(), shape));
-    }
-
     /** OpenCLIP / OpenAI naming (text tower + logit_scale only). */
     public LinkedHashMap<String, TensorData> openClip() {
         LinkedHashMap<String, TensorData> m = new LinkedHashMap<>();
         int w = width;
-        put(m, "token_embedding.weight", tok, vocab, w);
-        put(m, "positional_embedding", pos, ctx, w);
+        FixtureArrays.put(m, "token_embedding.weight", tok, vocab, w);
+        FixtureArrays.put(m, "positional_embedding", pos, ctx, w);
         for (int l = 0; l < layers; l++) {
             String b = "transformer.resblocks." + l + ".";
-            put(m, b + "ln_1.weight", ln1W[l], w);
-            put(m, b + "ln_1.bias", ln1B[l], w);
-            put(m, b + "attn.in_proj_weight", concat(qW[l], kW[l], vW[l]), 3L * w, w);
-            put(m, b + "attn.in_proj_bias", concat(qB[l], kB[l], vB[l]), 3L * w);
-            put(m, b + "attn.out_proj.weight", outW[l], w, w);
-            put(m, b + "attn.out_proj.bias", outB[l], w);
-            put(m, b + "ln_2.weight", ln2W[l], w);
-            put(m, b + "ln_2.bias", ln2B[l], w);
-            put(m, b + "mlp.c_fc.weight", fc1W[l], mlp, w);
-            put(m, b + "mlp.c_fc.bias", fc1B[l], mlp);
-            put(m, b + "mlp.c_proj.weight", fc2W[l], w, mlp);
-            put(m, b + "mlp.c_proj.bias", fc2B[l], w);
+            FixtureArrays.put(m, b + "ln_1.weight", ln1W[l], w);
+            FixtureArrays.put(m, b + "ln_1.bias", ln1B[l], w);
+            FixtureArrays.put(m, b + "attn.in_proj_weight", FixtureArrays.concat(qW[l], kW[l], vW[l]), 3L * w, w);
+            FixtureArrays.put(m, b + "attn.in_proj_bias", FixtureArrays.concat(qB[l], kB[l], vB[l]), 3L * w);
+            FixtureArrays.put(m, b + "attn.out_proj.weight", outW[l], w, w);
+            FixtureArrays.put(m, b + "attn.out_proj.bias", outB[l], w);
+            FixtureArrays.put(m, b + "ln_2.weight", ln2W[l], w);
+            FixtureArrays.put(m, b + "ln_2.bias", ln2B[l], w);
+            FixtureArrays.put(m, b + "mlp.c_fc.weight", fc1W[l], mlp, w);
+            FixtureArrays.put(m, b + "mlp.c_fc.bias", fc1B[l], mlp);
+            FixtureArrays.put(m, b + "mlp.c_proj.weight", fc2W[l], w, mlp);
+            FixtureArrays.put(m, b + "mlp.c_proj.bias", fc2B[l], w);
         }
-        put(m, "ln_final.weight", lnFinalW, w);
-        put(m, "ln_final.bias", lnFinalB, w);
-        put(m, "text_projection", proj, w, p);
-        put(m, "logit_scale", new float[] {logitScale});
+        FixtureArrays.put(m, "ln_final.weight", lnFinalW, w);
+        FixtureArrays.put(m, "ln_final.bias", lnFinalB, w);
+        FixtureArrays.put(m, "text_projection", proj, w, p);
+        FixtureArrays.put(m, "logit_scale", new float[] {logitScale});
         return m;
     }
 
@@ -157,31 +112,31 @@ public final class TextFixtures {
     public LinkedHashMap<String, TensorData> huggingFace() {
         LinkedHashMap<String, TensorData> m = new LinkedHashMap<>();
         int w = width;
-        put(m, "text_model.embeddings.token_embedding.weight", tok, vocab, w);
-        put(m, "text_model.embeddings.position_embedding.weight", pos, ctx, w);
+        FixtureArrays.put(m, "text_model.embeddings.token_embedding.weight", tok, vocab, w);
+        FixtureArrays.put(m, "text_model.embeddings.position_embedding.weight", pos, ctx, w);
         for (int l = 0; l < layers; l++) {
             String b = "text_model.encoder.layers." + l + ".";
-            put(m, b + "layer_norm1.weight", ln1W[l], w);
-            put(m, b + "layer_norm1.bias", ln1B[l], w);
-            put(m, b + "self_attn.q_proj.weight", qW[l], w, w);
-            put(m, b + "self_attn.q_proj.bias", qB[l], w);
-            put(m, b + "self_attn.k_proj.weight", kW[l], w, w);
-            put(m, b + "self_attn.k_proj.bias", kB[l], w);
-            put(m, b + "self_attn.v_proj.weight", vW[l], w, w);
-            put(m, b + "self_attn.v_proj.bias", vB[l], w);
-            put(m, b + "self_attn.out_proj.weight", outW[l], w, w);
-            put(m, b + "self_attn.out_proj.bias", outB[l], w);
-            put(m, b + "layer_norm2.weight", ln2W[l], w);
-            put(m, b + "layer_norm2.bias", ln2B[l], w);
-            put(m, b + "mlp.fc1.weight", fc1W[l], mlp, w);
-            put(m, b + "mlp.fc1.bias", fc1B[l], mlp);
-            put(m, b + "mlp.fc2.weight", fc2W[l], w, mlp);
-            put(m, b + "mlp.fc2.bias", fc2B[l], w);
+            FixtureArrays.put(m, b + "layer_norm1.weight", ln1W[l], w);
+            FixtureArrays.put(m, b + "layer_norm1.bias", ln1B[l], w);
+            FixtureArrays.put(m, b + "self_attn.q_proj.weight", qW[l], w, w);
+            FixtureArrays.put(m, b + "self_attn.q_proj.bias", qB[l], w);
+            FixtureArrays.put(m, b + "self_attn.k_proj.weight", kW[l], w, w);
+            FixtureArrays.put(m, b + "self_attn.k_proj.bias", kB[l], w);
+            FixtureArrays.put(m, b + "self_attn.v_proj.weight", vW[l], w, w);
+            FixtureArrays.put(m, b + "self_attn.v_proj.bias", vB[l], w);
+            FixtureArrays.put(m, b + "self_attn.out_proj.weight", outW[l], w, w);
+            FixtureArrays.put(m, b + "self_attn.out_proj.bias", outB[l], w);
+            FixtureArrays.put(m, b + "layer_norm2.weight", ln2W[l], w);
+            FixtureArrays.put(m, b + "layer_norm2.bias", ln2B[l], w);
+            FixtureArrays.put(m, b + "mlp.fc1.weight", fc1W[l], mlp, w);
+            FixtureArrays.put(m, b + "mlp.fc1.bias", fc1B[l], mlp);
+            FixtureArrays.put(m, b + "mlp.fc2.weight", fc2W[l], w, mlp);
+            FixtureArrays.put(m, b + "mlp.fc2.bias", fc2B[l], w);
         }
-        put(m, "text_model.final_layer_norm.weight", lnFinalW, w);
-        put(m, "text_model.final_layer_norm.bias", lnFinalB, w);
-        put(m, "text_projection.weight", transpose(proj, w, p), p, w);
-        put(m, "logit_scale", new float[] {logitScale});
+        FixtureArrays.put(m, "text_model.final_layer_norm.weight", lnFinalW, w);
+        FixtureArrays.put(m, "text_model.final_layer_norm.bias", lnFinalB, w);
+        FixtureArrays.put(m, "text_projection.weight", FixtureArrays.transpose(proj, w, p), p, w);
+        FixtureArrays.put(m, "logit_scale", new float[] {logitScale});
         return m;
     }
 

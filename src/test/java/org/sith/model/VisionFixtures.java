@@ -4,7 +4,6 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Random;
 
 import org.sith.checkpoint.TensorData;
@@ -26,7 +25,7 @@ public final class VisionFixtures {
     public final float[] lnPostW, lnPostB, proj;   // proj: (width, p)
     public float logitScale = 2.6592f;             // ln(1/0.07)
 
-    private final Random rnd;
+    private final FixtureArrays draw;
 
     private VisionFixtures(long seed, int image, int patch, int width, int layers, int heads, int p, int mlp) {
         if (width % heads != 0) throw new IllegalArgumentException("width % heads != 0");
@@ -35,11 +34,11 @@ public final class VisionFixtures {
         this.heads = heads; this.p = p; this.mlp = mlp;
         this.grid = image / patch;
         this.tokens = grid * grid + 1;
-        this.rnd = new Random(seed);
-        conv = gauss(width * 3 * patch * patch, 1 / Math.sqrt(3.0 * patch * patch));
-        cls = gauss(width, 0.5);
-        pos = gauss(tokens * width, 0.1);
-        lnPreW = lnWeight(width); lnPreB = uniform(width, 0.1);
+        this.draw = new FixtureArrays(seed);
+        conv = draw.gauss(width * 3 * patch * patch, 1 / Math.sqrt(3.0 * patch * patch));
+        cls = draw.gauss(width, 0.5);
+        pos = draw.gauss(tokens * width, 0.1);
+        lnPreW = draw.lnWeight(width); lnPreB = draw.uniform(width, 0.1);
         ln1W = new float[layers][]; ln1B = new float[layers][];
         qW = new float[layers][]; kW = new float[layers][]; vW = new float[layers][];
         qB = new float[layers][]; kB = new float[layers][]; vB = new float[layers][];
@@ -48,17 +47,17 @@ public final class VisionFixtures {
         fc1W = new float[layers][]; fc1B = new float[layers][];
         fc2W = new float[layers][]; fc2B = new float[layers][];
         for (int l = 0; l < layers; l++) {
-            ln1W[l] = lnWeight(width); ln1B[l] = uniform(width, 0.1);
-            qW[l] = linear(width, width); qB[l] = uniform(width, 0.1);
-            kW[l] = linear(width, width); kB[l] = uniform(width, 0.1);
-            vW[l] = linear(width, width); vB[l] = uniform(width, 0.1);
-            outW[l] = linear(width, width); outB[l] = uniform(width, 0.1);
-            ln2W[l] = lnWeight(width); ln2B[l] = uniform(width, 0.1);
-            fc1W[l] = linear(mlp, width); fc1B[l] = uniform(mlp, 0.1);
-            fc2W[l] = linear(width, mlp); fc2B[l] = uniform(width, 0.1);
+            ln1W[l] = draw.lnWeight(width); ln1B[l] = draw.uniform(width, 0.1);
+            qW[l] = draw.linear(width, width); qB[l] = draw.uniform(width, 0.1);
+            kW[l] = draw.linear(width, width); kB[l] = draw.uniform(width, 0.1);
+            vW[l] = draw.linear(width, width); vB[l] = draw.uniform(width, 0.1);
+            outW[l] = draw.linear(width, width); outB[l] = draw.uniform(width, 0.1);
+            ln2W[l] = draw.lnWeight(width); ln2B[l] = draw.uniform(width, 0.1);
+            fc1W[l] = draw.linear(mlp, width); fc1B[l] = draw.uniform(mlp, 0.1);
+            fc2W[l] = draw.linear(width, mlp); fc2B[l] = draw.uniform(width, 0.1);
         }
-        lnPostW = lnWeight(width); lnPostB = uniform(width, 0.1);
-        proj = gauss(width * p, 1 / Math.sqrt(width));
+        lnPostW = draw.lnWeight(width); lnPostB = draw.uniform(width, 0.1);
+        proj = draw.gauss(width * p, 1 / Math.sqrt(width));
     }
 
     /** A random tower with MLP width 4·width. */
@@ -87,69 +86,34 @@ public final class VisionFixtures {
         return a;
     }
 
-    private float[] gauss(int n, double std) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float) (rnd.nextGaussian() * std);
-        return a;
-    }
-
-    private float[] uniform(int n, double half) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float) ((2 * rnd.nextDouble() - 1) * half);
-        return a;
-    }
-
-    private float[] lnWeight(int n) {
-        float[] a = uniform(n, 0.3);
-        for (int i = 0; i < n; i++) a[i] += 1f;
-        return a;
-    }
-
-    private float[] linear(int out, int in) {
-        return gauss(out * in, 1 / Math.sqrt(in));
-    }
-
-    private static float[] concat(float[]... parts) {
-        int n = 0;
-        for (float[] a : parts) n += a.length;
-        float[] r = new float[n];
-        int o = 0;
-        for (float[] a : parts) { System.arraycopy(a, 0, r, o, a.length); o += a.length; }
-        return r;
-    }
-
-    private static void put(Map<String, TensorData> m, String name, float[] data, long... shape) {
-        m.put(name, TensorData.f32(data.clone(), shape));
-    }
-
     /** OpenCLIP / OpenAI naming (vision tower + logit_scale only). */
     public LinkedHashMap<String, TensorData> openClip() {
         LinkedHashMap<String, TensorData> m = new LinkedHashMap<>();
         int w = width;
-        put(m, "visual.conv1.weight", conv, w, 3, patch, patch);
-        put(m, "visual.class_embedding", cls, w);
-        put(m, "visual.positional_embedding", pos, tokens, w);
-        put(m, "visual.ln_pre.weight", lnPreW, w);
-        put(m, "visual.ln_pre.bias", lnPreB, w);
+        FixtureArrays.put(m, "visual.conv1.weight", conv, w, 3, patch, patch);
+        FixtureArrays.put(m, "visual.class_embedding", cls, w);
+        FixtureArrays.put(m, "visual.positional_embedding", pos, tokens, w);
+        FixtureArrays.put(m, "visual.ln_pre.weight", lnPreW, w);
+        FixtureArrays.put(m, "visual.ln_pre.bias", lnPreB, w);
         for (int l = 0; l < layers; l++) {
             String b = "visual.transformer.resblocks." + l + ".";
-            put(m, b + "ln_1.weight", ln1W[l], w);
-            put(m, b + "ln_1.bias", ln1B[l], w);
-            put(m, b + "attn.in_proj_weight", concat(qW[l], kW[l], vW[l]), 3L * w, w);
-            put(m, b + "attn.in_proj_bias", concat(qB[l], kB[l], vB[l]), 3L * w);
-            put(m, b + "attn.out_proj.weight", outW[l], w, w);
-            put(m, b + "attn.out_proj.bias", outB[l], w);
-            put(m, b + "ln_2.weight", ln2W[l], w);
-            put(m, b + "ln_2.bias", ln2B[l], w);
-            put(m, b + "mlp.c_fc.weight", fc1W[l], mlp, w);
-            put(m, b + "mlp.c_fc.bias", fc1B[l], mlp);
-            put(m, b + "mlp.c_proj.weight", fc2W[l], w, mlp);
-            put(m, b + "mlp.c_proj.bias", fc2B[l], w);
+            FixtureArrays.put(m, b + "ln_1.weight", ln1W[l], w);
+            FixtureArrays.put(m, b + "ln_1.bias", ln1B[l], w);
+            FixtureArrays.put(m, b + "attn.in_proj_weight", FixtureArrays.concat(qW[l], kW[l], vW[l]), 3L * w, w);
+            FixtureArrays.put(m, b + "attn.in_proj_bias", FixtureArrays.concat(qB[l], kB[l], vB[l]), 3L * w);
+            FixtureArrays.put(m, b + "attn.out_proj.weight", outW[l], w, w);
+            FixtureArrays.put(m, b + "attn.out_proj.bias", outB[l], w);
+            FixtureArrays.put(m, b + "ln_2.weight", ln2W[l], w);
+            FixtureArrays.put(m, b + "ln_2.bias", ln2B[l], w);
+            FixtureArrays.put(m, b + "mlp.c_fc.weight", fc1W[l], mlp, w);
+            FixtureArrays.put(m, b + "mlp.c_fc.bias", fc1B[l], mlp);
+            FixtureArrays.put(m, b + "mlp.c_proj.weight", fc2W[l], w, mlp);
+            FixtureArrays.put(m, b + "mlp.c_proj.bias", fc2B[l], w);
         }
-        put(m, "visual.ln_post.weight", lnPostW, w);
-        put(m, "visual.ln_post.bias", lnPostB, w);
-        put(m, "visual.proj", proj, w, p);
-        put(m, "logit_scale", new float[] {logitScale});
+        FixtureArrays.put(m, "visual.ln_post.weight", lnPostW, w);
+        FixtureArrays.put(m, "visual.ln_post.bias", lnPostB, w);
+        FixtureArrays.put(m, "visual.proj", proj, w, p);
+        FixtureArrays.put(m, "logit_scale", new float[] {logitScale});
         return m;
     }
 
@@ -157,34 +121,34 @@ public final class VisionFixtures {
     public LinkedHashMap<String, TensorData> huggingFace() {
         LinkedHashMap<String, TensorData> m = new LinkedHashMap<>();
         int w = width;
-        put(m, "vision_model.embeddings.patch_embedding.weight", conv, w, 3, patch, patch);
-        put(m, "vision_model.embeddings.class_embedding", cls, w);
-        put(m, "vision_model.embeddings.position_embedding.weight", pos, tokens, w);
-        put(m, "vision_model.pre_layrnorm.weight", lnPreW, w);   // sic: HF's spelling
-        put(m, "vision_model.pre_layrnorm.bias", lnPreB, w);
+        FixtureArrays.put(m, "vision_model.embeddings.patch_embedding.weight", conv, w, 3, patch, patch);
+        FixtureArrays.put(m, "vision_model.embeddings.class_embedding", cls, w);
+        FixtureArrays.put(m, "vision_model.embeddings.position_embedding.weight", pos, tokens, w);
+        FixtureArrays.put(m, "vision_model.pre_layrnorm.weight", lnPreW, w);   // sic: HF's spelling
+        FixtureArrays.put(m, "vision_model.pre_layrnorm.bias", lnPreB, w);
         for (int l = 0; l < layers; l++) {
             String b = "vision_model.encoder.layers." + l + ".";
-            put(m, b + "layer_norm1.weight", ln1W[l], w);
-            put(m, b + "layer_norm1.bias", ln1B[l], w);
-            put(m, b + "self_attn.q_proj.weight", qW[l], w, w);
-            put(m, b + "self_attn.q_proj.bias", qB[l], w);
-            put(m, b + "self_attn.k_proj.weight", kW[l], w, w);
-            put(m, b + "self_attn.k_proj.bias", kB[l], w);
-            put(m, b + "self_attn.v_proj.weight", vW[l], w, w);
-            put(m, b + "self_attn.v_proj.bias", vB[l], w);
-            put(m, b + "self_attn.out_proj.weight", outW[l], w, w);
-            put(m, b + "self_attn.out_proj.bias", outB[l], w);
-            put(m, b + "layer_norm2.weight", ln2W[l], w);
-            put(m, b + "layer_norm2.bias", ln2B[l], w);
-            put(m, b + "mlp.fc1.weight", fc1W[l], mlp, w);
-            put(m, b + "mlp.fc1.bias", fc1B[l], mlp);
-            put(m, b + "mlp.fc2.weight", fc2W[l], w, mlp);
-            put(m, b + "mlp.fc2.bias", fc2B[l], w);
+            FixtureArrays.put(m, b + "layer_norm1.weight", ln1W[l], w);
+            FixtureArrays.put(m, b + "layer_norm1.bias", ln1B[l], w);
+            FixtureArrays.put(m, b + "self_attn.q_proj.weight", qW[l], w, w);
+            FixtureArrays.put(m, b + "self_attn.q_proj.bias", qB[l], w);
+            FixtureArrays.put(m, b + "self_attn.k_proj.weight", kW[l], w, w);
+            FixtureArrays.put(m, b + "self_attn.k_proj.bias", kB[l], w);
+            FixtureArrays.put(m, b + "self_attn.v_proj.weight", vW[l], w, w);
+            FixtureArrays.put(m, b + "self_attn.v_proj.bias", vB[l], w);
+            FixtureArrays.put(m, b + "self_attn.out_proj.weight", outW[l], w, w);
+            FixtureArrays.put(m, b + "self_attn.out_proj.bias", outB[l], w);
+            FixtureArrays.put(m, b + "layer_norm2.weight", ln2W[l], w);
+            FixtureArrays.put(m, b + "layer_norm2.bias", ln2B[l], w);
+            FixtureArrays.put(m, b + "mlp.fc1.weight", fc1W[l], mlp, w);
+            FixtureArrays.put(m, b + "mlp.fc1.bias", fc1B[l], mlp);
+            FixtureArrays.put(m, b + "mlp.fc2.weight", fc2W[l], w, mlp);
+            FixtureArrays.put(m, b + "mlp.fc2.bias", fc2B[l], w);
         }
-        put(m, "vision_model.post_layernorm.weight", lnPostW, w);
-        put(m, "vision_model.post_layernorm.bias", lnPostB, w);
-        put(m, "visual_projection.weight", TextFixtures.transpose(proj, w, p), p, w);
-        put(m, "logit_scale", new float[] {logitScale});
+        FixtureArrays.put(m, "vision_model.post_layernorm.weight", lnPostW, w);
+        FixtureArrays.put(m, "vision_model.post_layernorm.bias", lnPostB, w);
+        FixtureArrays.put(m, "visual_projection.weight", FixtureArrays.transpose(proj, w, p), p, w);
+        FixtureArrays.put(m, "logit_scale", new float[] {logitScale});
         return m;
     }
 
