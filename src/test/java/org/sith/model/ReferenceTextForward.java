@@ -137,7 +137,7 @@ public final class ReferenceTextForward {
         return 0.5 * z * (1 + Erf.erf(z / Math.sqrt(2)));
     }
 
-    /** (x − mean) / sqrt(biased var + 1e-5) · γ + β. */
+    /** (x − mean) / sqrt(biased var + 1e-5) · γ + β; γ and β null = no affine. */
     public static double[] layerNorm(double[] x, double[] gamma, double[] beta) {
         int d = x.length;
         double mean = 0, var = 0;
@@ -146,7 +146,10 @@ public final class ReferenceTextForward {
         for (double v : x) var += (v - mean) * (v - mean);
         var /= d;
         double[] r = new double[d];
-        for (int i = 0; i < d; i++) r[i] = (x[i] - mean) / Math.sqrt(var + EPS) * gamma[i] + beta[i];
+        for (int i = 0; i < d; i++) {
+            r[i] = (x[i] - mean) / Math.sqrt(var + EPS);
+            if (gamma != null) r[i] = r[i] * gamma[i] + beta[i];
+        }
         return r;
     }
 
@@ -161,7 +164,7 @@ public final class ReferenceTextForward {
         return y;
     }
 
-    private static void add(double[] x, double[] y) {
+    static void add(double[] x, double[] y) {
         for (int i = 0; i < x.length; i++) x[i] += y[i];
     }
 

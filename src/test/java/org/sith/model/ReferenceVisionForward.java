@@ -1,10 +1,15 @@
 package org.sith.model;
 
+import static org.sith.model.ReferenceTextForward.add;
+import static org.sith.model.ReferenceTextForward.gelu;
+import static org.sith.model.ReferenceTextForward.layerNorm;
+import static org.sith.model.ReferenceTextForward.linear;
+import static org.sith.model.ReferenceTextForward.quickGelu;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-import org.apache.commons.math3.special.Erf;
 
 import org.sith.checkpoint.TensorData;
 
@@ -14,7 +19,6 @@ import org.sith.checkpoint.TensorData;
  * purpose: it is the test oracle (SPEC §7, Vision, and "Per-head image score for matching").
  */
 public final class ReferenceVisionForward {
-    static final double EPS = 1e-5;
 
     private ReferenceVisionForward() {}
 
@@ -211,45 +215,6 @@ public final class ReferenceVisionForward {
 
     private static String block(boolean hf, int l) {
         return (hf ? "vision_model.encoder.layers." : "visual.transformer.resblocks.") + l + ".";
-    }
-
-    public static double quickGelu(double z) {
-        return z / (1 + Math.exp(-1.702 * z));
-    }
-
-    public static double gelu(double z) {
-        return 0.5 * z * (1 + Erf.erf(z / Math.sqrt(2)));
-    }
-
-    /** (x − mean) / sqrt(biased var + 1e-5) · γ + β; γ and β null = no affine. */
-    public static double[] layerNorm(double[] x, double[] gamma, double[] beta) {
-        int d = x.length;
-        double mean = 0, var = 0;
-        for (double v : x) mean += v;
-        mean /= d;
-        for (double v : x) var += (v - mean) * (v - mean);
-        var /= d;
-        double[] r = new double[d];
-        for (int i = 0; i < d; i++) {
-            r[i] = (x[i] - mean) / Math.sqrt(var + EPS);
-            if (gamma != null) r[i] = r[i] * gamma[i] + beta[i];
-        }
-        return r;
-    }
-
-    /** W·x + b for a PyTorch (out, in) weight; b may be null. */
-    static double[] linear(double[][] w, double[] b, double[] x) {
-        double[] y = new double[w.length];
-        for (int o = 0; o < w.length; o++) {
-            double s = b == null ? 0 : b[o];
-            for (int i = 0; i < x.length; i++) s += w[o][i] * x[i];
-            y[o] = s;
-        }
-        return y;
-    }
-
-    private static void add(double[] x, double[] y) {
-        for (int i = 0; i < x.length; i++) x[i] += y[i];
     }
 
     private static double[][] copy(double[][] m) {
