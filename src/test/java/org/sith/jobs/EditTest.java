@@ -23,6 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.sith.RelativeError;
 import org.sith.SparkTestBase;
 import org.sith.checkpoint.SafeTensors;
 import org.sith.checkpoint.TensorData;
@@ -147,21 +148,10 @@ class EditTest extends SparkTestBase {
         }
         for (int i = 0; i < n; i++) {
             double[] mem = py.get("in_memory")[i];
-            assertTrue(relativeError(py.get("edited_file")[i], mem) < 1e-5, "numpy: exported file vs in-memory edit, image " + i);
-            double[] o = new double[mem.length];
-            for (int j = 0; j < o.length; j++) o[j] = ours[i][j];
-            assertTrue(relativeError(o, mem) < 1e-5, "our tower on the exported file vs numpy's in-memory edit, image " + i);
-            assertTrue(relativeError(py.get("base")[i], mem) > 1e-3, "the edit changes the embedding, image " + i);
+            assertTrue(RelativeError.of(py.get("edited_file")[i], mem) < 1e-5, "numpy: exported file vs in-memory edit, image " + i);
+            assertTrue(RelativeError.of(ours[i], mem) < 1e-5, "our tower on the exported file vs numpy's in-memory edit, image " + i);
+            assertTrue(RelativeError.of(py.get("base")[i], mem) > 1e-3, "the edit changes the embedding, image " + i);
         }
-    }
-
-    static double relativeError(double[] got, double[] want) {
-        double num = 0, den = 0;
-        for (int i = 0; i < want.length; i++) {
-            num += (got[i] - want[i]) * (got[i] - want[i]);
-            den += want[i] * want[i];
-        }
-        return Math.sqrt(num / den);
     }
 
     /**

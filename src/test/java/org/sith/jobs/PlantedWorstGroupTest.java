@@ -25,6 +25,7 @@ import javax.imageio.ImageIO;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sith.RelativeError;
 import org.sith.SparkTestBase;
 import org.sith.checkpoint.TensorData;
 import org.sith.model.ClipTokenizer;
@@ -298,7 +299,7 @@ class PlantedWorstGroupTest extends SparkTestBase {
         Map<String, double[][]> py = PythonOracle.numpyVision(ckpt, Path.of(edited, "model.safetensors"), false, HEADS, true,
                 List.of(new double[] {0, 0, 0, 0}), probe, tmp);
         for (int i = 0; i < probe.size(); i++) {
-            assertTrue(EditTest.relativeError(py.get("edited_file")[i], py.get("in_memory")[i]) < 1e-5, "numpy: file vs in-memory edit");
+            assertTrue(RelativeError.of(py.get("edited_file")[i], py.get("in_memory")[i]) < 1e-5, "numpy: file vs in-memory edit");
         }
     }
 

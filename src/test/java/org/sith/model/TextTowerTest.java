@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.sith.RelativeError;
 import org.sith.UserInputException;
 import org.sith.checkpoint.ClipText;
 import org.sith.checkpoint.Layout;
@@ -45,16 +46,6 @@ class TextTowerTest {
         return out;
     }
 
-    static double relativeError(float[] got, double[] want) {
-        double num = 0;
-        double den = 0;
-        for (int i = 0; i < want.length; i++) {
-            num += (got[i] - want[i]) * (got[i] - want[i]);
-            den += want[i] * want[i];
-        }
-        return Math.sqrt(num / den);
-    }
-
     /** Written to disk with its config, opened as a user would: heads and activation come from the config. */
     @ParameterizedTest
     @CsvSource({"OPENCLIP,true", "OPENCLIP,false", "HF,true", "HF,false"})
@@ -77,7 +68,7 @@ class TextTowerTest {
         double worst = 0;
         for (int i = 0; i < seqs.size(); i++) {
             double[] want = ReferenceTextForward.embed(tensors, hf, 4, quickGelu, seqs.get(i));
-            worst = Math.max(worst, relativeError(got[i], want));
+            worst = Math.max(worst, RelativeError.of(got[i], want));
         }
         assertTrue(worst < 1e-5, "worst relative error " + worst);
     }
@@ -92,7 +83,7 @@ class TextTowerTest {
             float[] alone = tower.embed(List.of(seqs.get(i)), 4096, new Workspace())[0];
             double[] a = new double[alone.length];
             for (int j = 0; j < a.length; j++) a[j] = alone[j];
-            assertTrue(relativeError(together[i], a) < 1e-5, "sequence " + i);
+            assertTrue(RelativeError.of(together[i], a) < 1e-5, "sequence " + i);
         }
     }
 
@@ -104,8 +95,8 @@ class TextTowerTest {
         int[] padded = {VOCAB - 2, 5, 9, VOCAB - 1, 0, 0, 3};
         float[][] e = tower.embed(List.of(s, padded), 512, new Workspace());
         double[] want = ReferenceTextForward.embed(f.openClip(), false, 2, true, padded);
-        assertTrue(relativeError(e[0], want) < 1e-5);
-        assertTrue(relativeError(e[1], want) < 1e-5);
+        assertTrue(RelativeError.of(e[0], want) < 1e-5);
+        assertTrue(RelativeError.of(e[1], want) < 1e-5);
     }
 
     @Test
@@ -116,9 +107,9 @@ class TextTowerTest {
         float[] right = TextTower.load(ClipText.of(new TensorMap("f", f.openClip()), 4, "quick_gelu")).embed(seqs, 512, new Workspace())[2];
         float[] heads = TextTower.load(ClipText.of(new TensorMap("f", f.openClip()), 2, "quick_gelu")).embed(seqs, 512, new Workspace())[2];
         float[] act = TextTower.load(ClipText.of(new TensorMap("f", f.openClip()), 4, "gelu")).embed(seqs, 512, new Workspace())[2];
-        assertTrue(relativeError(right, want) < 1e-5);
-        assertTrue(relativeError(heads, want) > 1e-3);
-        assertTrue(relativeError(act, want) > 1e-3);
+        assertTrue(RelativeError.of(right, want) < 1e-5);
+        assertTrue(RelativeError.of(heads, want) > 1e-3);
+        assertTrue(RelativeError.of(act, want) > 1e-3);
     }
 
     @Test
@@ -142,7 +133,7 @@ class TextTowerTest {
             assertEquals("gelu", t.activation());
             List<int[]> seqs = sequences(15, 4);
             float[] got = TextTower.load(t).embed(seqs, 512, new Workspace())[3];
-            assertTrue(relativeError(got, ReferenceTextForward.embed(f.huggingFace(), true, 2, false, seqs.get(3))) < 1e-5);
+            assertTrue(RelativeError.of(got, ReferenceTextForward.embed(f.huggingFace(), true, 2, false, seqs.get(3))) < 1e-5);
         }
     }
 

@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.sith.RelativeError;
 import org.sith.checkpoint.ClipCheckpoint;
 import org.sith.checkpoint.Layout;
 import org.sith.checkpoint.TensorData;
@@ -19,16 +20,6 @@ import org.sith.checkpoint.TensorData;
 class VisionTowerTest {
     @TempDir
     static Path tmp;
-
-    static double relativeError(float[] got, double[] want) {
-        double num = 0;
-        double den = 0;
-        for (int i = 0; i < want.length; i++) {
-            num += (got[i] - want[i]) * (got[i] - want[i]);
-            den += want[i] * want[i];
-        }
-        return Math.sqrt(num / den);
-    }
 
     @ParameterizedTest
     @CsvSource({"OPENCLIP,true", "OPENCLIP,false", "HF,true", "HF,false"})
@@ -51,7 +42,7 @@ class VisionTowerTest {
         double worst = 0;
         for (int i = 0; i < n; i++) {
             float[] one = java.util.Arrays.copyOfRange(pixels, i * block, (i + 1) * block);
-            worst = Math.max(worst, relativeError(got[i], ReferenceVisionForward.embed(tensors, hf, 4, quickGelu, one)));
+            worst = Math.max(worst, RelativeError.of(got[i], ReferenceVisionForward.embed(tensors, hf, 4, quickGelu, one)));
         }
         assertTrue(worst < 1e-5, "worst relative error " + worst);
     }
