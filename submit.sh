@@ -20,6 +20,7 @@
 #                           (unset: Spark's SparkSubmit class from the build's own jars)
 #   SPARK_MASTER            default master (unset: embedded local[*])
 #   SITH_DRIVER_MEMORY      heap of the embedded local run (default 8g)
+#   SITH_LOG_DIR            where Spark's log of each run goes (default /tmp/sith-logs; failures name the file)
 # Executor sizing: keep spark.task.cpus=1 (one single-threaded task per core; the outputs are then the same
 # bytes on any executor size) and give an executor about 3x the dictionary (N x p x 4 bytes) + 200 MB per
 # core, at least 1 GB, e.g. --executor-cores 8 --executor-memory 8g.
@@ -64,6 +65,10 @@ build_if_needed() {
 }
 
 LOG_CONF="$ROOT/conf/log4j2.properties"
+# Spark's own log: one file per run, named in any failure that went through Spark (conf/log4j2.properties)
+LOG_DIR="${SITH_LOG_DIR:-${TMPDIR:-/tmp}/sith-logs}"
+mkdir -p "$LOG_DIR" 2>/dev/null || LOG_DIR="${TMPDIR:-/tmp}"
+LOG_FILE="$LOG_DIR/sith-$(date +%Y%m%d-%H%M%S)-$$.log"
 OPENS=(--add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.lang.invoke=ALL-UNNAMED
   --add-opens=java.base/java.lang.reflect=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED
   --add-opens=java.base/java.net=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED
@@ -84,7 +89,7 @@ if [[ -z "$MASTER" || "$MASTER" == local* ]]; then
     PROPS+=("-D$key=$value")
   done < "$PROPERTIES_FILE"
   for c in "${CONFS[@]+"${CONFS[@]}"}"; do PROPS+=("-D$c"); done
-  exec java "${OPENS[@]}" -Xmx"$DRIVER_MEMORY" -Dlog4j2.configurationFile="$LOG_CONF" \
+  exec java "${OPENS[@]}" -Xmx"$DRIVER_MEMORY" -Dlog4j2.configurationFile="$LOG_CONF" -Dsith.log.file="$LOG_FILE" \
     "${PROPS[@]}" -cp "$THIN:$(cat "$CLASSPATH_FILE")" "$MAIN" "${APP_ARGS[@]+"${APP_ARGS[@]}"}"
 fi
 
@@ -94,7 +99,7 @@ if [[ -n "${SPARK_HOME:-}" && -x "$SPARK_HOME/bin/spark-submit" ]]; then
   SUBMIT=("$SPARK_HOME/bin/spark-submit")
 else
   [[ -n "${SPARK_HOME:-}" ]] && echo "submit.sh: no $SPARK_HOME/bin/spark-submit; using Spark's SparkSubmit from the build classpath" >&2
-  SUBMIT=(java "${OPENS[@]}" -Xmx"$DRIVER_MEMORY" -Dlog4j2.configurationFile="$LOG_CONF" \
+  SUBMIT=(java "${OPENS[@]}" -Xmx"$DRIVER_MEMORY" -Dlog4j2.configurationFile="$LOG_CONF" -Dsith.log.file="$LOG_FILE" \
     -cp "$(cat "$CLASSPATH_FILE")" org.apache.spark.deploy.SparkSubmit)
 fi
 CONF_ARGS=()
@@ -102,6 +107,6 @@ for c in "${CONFS[@]+"${CONFS[@]}"}"; do CONF_ARGS+=(--conf "$c"); done
 PROPS_ARGS=(--properties-file "$PROPERTIES_FILE")
 [[ -z "$USER_PROPERTIES" ]] && PROPS_ARGS+=(--load-spark-defaults)
 exec "${SUBMIT[@]}" --master "$MASTER" --class "$MAIN" "${PROPS_ARGS[@]}" \
-  --conf "spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:$LOG_CONF" \
+  --conf "spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:$LOG_CONF -Dsith.log.file=$LOG_FILE" \
   "${CONF_ARGS[@]+"${CONF_ARGS[@]}"}" "${SUBMIT_ARGS[@]+"${SUBMIT_ARGS[@]}"}" \
   "$FAT" "${APP_ARGS[@]+"${APP_ARGS[@]}"}"

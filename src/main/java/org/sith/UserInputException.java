@@ -16,6 +16,21 @@ public class UserInputException extends RuntimeException {
         super(message, cause);
     }
 
+    private String setting;
+
+    /**
+     * Marks the setting the user can give to fix this (e.g. "heads"): core code speaks of its settings in its own
+     * words, and the shell names the option that sets it.
+     */
+    public UserInputException setting(String name) {
+        this.setting = name;
+        return this;
+    }
+
+    public String setting() {
+        return setting;
+    }
+
     /**
      * The first UserInputException in a cause chain (Spark wraps task failures), or null. A task's
      * exception may reach the driver only as text (its class name inside a SparkException message),

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
+import org.sith.heads.VectorId;
 import org.sith.model.VisionTower;
 
 /**
@@ -24,7 +25,7 @@ public final class MatchScorer implements VisionTower.Probe {
     private final List<String> images;
     private final int top;
     private final int last;
-    private final Map<Long, TopK> tops = new TreeMap<>();
+    private final Map<VectorId, TopK> tops = new TreeMap<>();
     private int offset; // images of earlier batches
 
     /** {@code images}: the ids of the images in the order the tower receives them. */
@@ -40,17 +41,8 @@ public final class MatchScorer implements VisionTower.Probe {
         this.last = maxLayer;
     }
 
-    /** One key per (layer, head, sv), ordered like the triples. */
-    public static long key(int layer, int head, int sv) {
-        return ((long) layer << 40) | ((long) head << 20) | sv;
-    }
-
-    public static int[] decode(long key) {
-        return new int[] {(int) (key >>> 40), (int) ((key >>> 20) & 0xfffff), (int) (key & 0xfffff)};
-    }
-
     /** The top images of every explained vector seen so far, by key. */
-    public Map<Long, TopK> tops() {
+    public Map<VectorId, TopK> tops() {
         return tops;
     }
 
@@ -84,7 +76,7 @@ public final class MatchScorer implements VisionTower.Probe {
                     double s = 0;
                     int u = j * d;
                     for (int c = 0; c < d; c++) s += z[c] * hv.u()[u + c];
-                    tops.computeIfAbsent(key(layer, hv.head(), hv.svs()[j]), k -> new TopK(top)).offer(hv.sigma()[j] * s, image);
+                    tops.computeIfAbsent(new VectorId(layer, hv.head(), hv.svs()[j]), k -> new TopK(top)).offer(hv.sigma()[j] * s, image);
                 }
             }
         }

@@ -25,6 +25,12 @@ import org.sith.heads.Side;
 import org.sith.heads.VoFactors;
 import org.sith.io.Npy;
 import org.sith.jobs.DecomposeJob;
+import org.sith.inputs.ConceptsInput;
+import org.sith.run.Coding;
+import org.sith.run.HeadSelection;
+import org.sith.run.LayerSpec;
+import org.sith.run.OutputTarget;
+import org.sith.run.WriteMode;
 import org.sith.linalg.Gemm;
 
 /**
@@ -86,9 +92,9 @@ public final class Benchmark {
         Random rnd = new Random(3);
         double[][] x = new double[vectors][p];
         for (double[] row : x) for (int j = 0; j < p; j++) row[j] = rnd.nextGaussian();
-        coder.code(java.util.Arrays.copyOf(x, Math.min(vectors, batch)), Method.COMP, k, 0.3); // warm-up
+        coder.code(java.util.Arrays.copyOf(x, Math.min(vectors, batch)), Coding.DEFAULT_METHOD, k, Coding.DEFAULT_LAMBDA); // warm-up
         long t = System.nanoTime();
-        coder.code(x, Method.COMP, k, 0.3);
+        coder.code(x, Coding.DEFAULT_METHOD, k, Coding.DEFAULT_LAMBDA);
         double s = (System.nanoTime() - t) / 1e9;
         double gflops = (double) vectors * k * 2.0 * p * n / s / 1e9;
         out.line(String.format(Locale.ROOT, "COMP                %d vectors, K=%d, %d rows/product: %.2f s, %.0f vectors/s, %.1f GFLOP/s = %.0f %% of roofline",
@@ -111,14 +117,14 @@ public final class Benchmark {
         for (double[] row : x) for (int j = 0; j < p; j++) row[j] = rnd.nextGaussian();
         Gemm.setBlasThreads(threads);
         base.setRowThreads(threads);
-        base.code(java.util.Arrays.copyOf(x, Math.min(vectors, batch)), Method.COMP, k, 0.3);
+        base.code(java.util.Arrays.copyOf(x, Math.min(vectors, batch)), Coding.DEFAULT_METHOD, k, Coding.DEFAULT_LAMBDA);
         Thread[] ts = new Thread[slots];
         long t = System.nanoTime();
         for (int s = 0; s < slots; s++) {
             SparseCoder c = s == 0 ? base : new SparseCoder(base);
             c.setRowThreads(threads);
             double[][] part = java.util.Arrays.copyOfRange(x, s * vectors / slots, (s + 1) * vectors / slots);
-            ts[s] = new Thread(() -> c.code(part, Method.COMP, k, 0.3));
+            ts[s] = new Thread(() -> c.code(part, Coding.DEFAULT_METHOD, k, Coding.DEFAULT_LAMBDA));
             ts[s].start();
         }
         for (Thread th : ts) th.join();
@@ -191,8 +197,9 @@ public final class Benchmark {
         Map<String, String> in = writeVitL(workDir, n, p, spark.sparkContext().hadoopConfiguration());
         String outDir = workDir + "/out-" + layers.replace(':', '_');
         long t = System.nanoTime();
-        DecomposeJob.Result r = DecomposeJob.run(spark, new DecomposeJob.Params(in.get("checkpoint"), in.get("concepts"), in.get("vocab"),
-                null, layers, null, Side.RIGHT, null, Method.COMP, 0.3, 5, "vit-l-14-random", outDir, true, false, batch));
+        DecomposeJob.Result r = DecomposeJob.run(spark, new DecomposeJob.Config(in.get("checkpoint"), new ConceptsInput(in.get("concepts"), in.get("vocab")),
+                null, HeadSelection.DEFAULTS.withLayers(LayerSpec.parse(layers)), Coding.DEFAULTS.withBatchRows(batch), "vit-l-14-random",
+                new OutputTarget(outDir, WriteMode.OVERWRITE)));
         double s = (System.nanoTime() - t) / 1e9;
         out.line(String.format(Locale.ROOT, "decompose           ViT-L/14 shape, layers %s: %d heads, %d vectors, %d concepts: %.1f s (%.0f vectors/s, end to end incl. Parquet)",
                 layers, r.heads(), r.vectors(), n, s, r.vectors() / s));
@@ -216,11 +223,11 @@ public final class Benchmark {
         float[] dict = unitRows(new Random(1), n, p);
         double roof = b.roofline(dict);
         if (suites.contains("coding")) {
-            b.comp(dict, 4096, 5, roof);
+            b.comp(dict, 4096, Coding.DEFAULT_K, roof);
             int cores = Runtime.getRuntime().availableProcessors();
             if (cores > 1) {
-                b.compSlots(dict, 2048, 5, 1);
-                b.compSlots(dict, 2048, 5, cores);
+                b.compSlots(dict, 2048, Coding.DEFAULT_K, 1);
+                b.compSlots(dict, 2048, Coding.DEFAULT_K, cores);
             }
         }
         dict = null;

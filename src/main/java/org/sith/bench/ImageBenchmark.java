@@ -21,6 +21,13 @@ import org.sith.heads.Side;
 import org.sith.io.Npy;
 import org.sith.jobs.DecomposeJob;
 import org.sith.jobs.MatchImagesJob;
+import org.sith.inputs.ConceptsInput;
+import org.sith.run.Coding;
+import org.sith.run.HeadSelection;
+import org.sith.run.ImageSettings;
+import org.sith.run.LayerSpec;
+import org.sith.run.OutputTarget;
+import org.sith.run.WriteMode;
 import org.sith.linalg.Gemm;
 import org.sith.model.VisionTower;
 import org.sith.model.Workspace;
@@ -114,16 +121,16 @@ public final class ImageBenchmark {
         StringBuilder vocab = new StringBuilder();
         for (int i = 0; i < concepts; i++) vocab.append("concept ").append(i).append('\n');
         Files.writeString(Path.of(work, "concepts-512.txt"), vocab);
-        DecomposeJob.run(spark, new DecomposeJob.Params(checkpoint, work + "/concepts-512.npy", work + "/concepts-512.txt", null, "8,9,10,11",
-                null, Side.RIGHT, null, Method.COMP, 0.3, 5, "vit-b-32-random", work + "/out-b32", true, false, 512));
+        DecomposeJob.run(spark, new DecomposeJob.Config(checkpoint, new ConceptsInput(work + "/concepts-512.npy", work + "/concepts-512.txt"), null,
+                HeadSelection.DEFAULTS.withLayers(LayerSpec.parse("8-11")), Coding.DEFAULTS, "vit-b-32-random", new OutputTarget(work + "/out-b32", WriteMode.OVERWRITE)));
         File dir = new File(work, "images-" + n);
         if (!dir.isDirectory() || dir.list().length < n) {
             dir.mkdirs();
             for (int i = 0; i < n; i++) ImageIO.write(smoothImage(rnd, 256, 256), "jpg", new File(dir, String.format("img%05d.jpg", i)));
         }
         long t = System.nanoTime();
-        MatchImagesJob.Result r = MatchImagesJob.run(spark, new MatchImagesJob.Params(checkpoint, dir.toString(), work + "/out-b32/explanations",
-                10, null, null, null, "vit-b-32-random", work + "/out-b32", true, 256));
+        MatchImagesJob.Result r = MatchImagesJob.run(spark, new MatchImagesJob.Config(checkpoint, dir.toString(), work + "/out-b32/explanations",
+                MatchImagesJob.DEFAULT_TOP, ImageSettings.DEFAULTS, "vit-b-32-random", new OutputTarget(work + "/out-b32", WriteMode.OVERWRITE)));
         double s = (System.nanoTime() - t) / 1e9;
         out.line(String.format(Locale.ROOT, "match-images        ViT-B/32 shape, layers 8-11 × 12 heads (%d vectors), %d JPEGs 256×256: %.1f s (%.1f images/s), end to end incl. decoding, resizing and Parquet",
                 r.vectors(), r.images(), s, r.images() / s));

@@ -13,6 +13,8 @@ import org.sith.checkpoint.SafeTensorsWriter;
 import org.sith.checkpoint.TensorData;
 import org.sith.checkpoint.TensorMap;
 import org.sith.jobs.EmbedConceptsJob;
+import org.sith.run.OutputTarget;
+import org.sith.run.WriteMode;
 import org.sith.linalg.Gemm;
 import org.sith.model.TextTower;
 import org.sith.model.Workspace;
@@ -114,8 +116,8 @@ public final class TextBenchmark {
     public static void embedJob(SparkSession spark, String vocab, String bpe, String workDir, Benchmark.PrintLine out) throws Exception {
         String ck = writeTextCheckpoint(workDir, spark.sparkContext().hadoopConfiguration());
         long t = System.nanoTime();
-        EmbedConceptsJob.Result r = EmbedConceptsJob.run(spark, new EmbedConceptsJob.Params(ck, vocab, bpe, null, null,
-                workDir + "/out-embed", true, 2048, 512));
+        EmbedConceptsJob.Result r = EmbedConceptsJob.run(spark, EmbedConceptsJob.Config.of(ck, vocab, bpe,
+                new OutputTarget(workDir + "/out-embed", WriteMode.OVERWRITE)));
         double s = (System.nanoTime() - t) / 1e9;
         out.line(String.format(Locale.ROOT, "embed-concepts      ViT-B/32 text shape, %s: %d concepts in %.1f s (%.0f concepts/s; 50,000 would take %.1f min), end to end incl. tokenizing and Parquet",
                 new org.apache.hadoop.fs.Path(vocab).getName(), r.embedded(), s, r.embedded() / s, 50000 / (r.embedded() / s) / 60));

@@ -73,7 +73,7 @@ public final class LoraAdapter implements Serializable {
             if (fs.getFileStatus(p).isDirectory()) return new Path(p, "adapter_model.safetensors").toString();
             return adapter;
         } catch (java.io.FileNotFoundException e) {
-            throw new UserInputException("--adapter: " + adapter + " does not exist");
+            throw new UserInputException("adapter " + adapter + " does not exist");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -82,7 +82,7 @@ public final class LoraAdapter implements Serializable {
     public static LoraAdapter open(String adapter, Configuration conf, ClipCheckpoint base) {
         String file = weightsFile(adapter, conf);
         Path configPath = new Path(Fs.path(file).getParent(), "adapter_config.json");
-        if (!Fs.exists(file, conf)) throw new UserInputException("--adapter " + adapter + ": no adapter_model.safetensors in it");
+        if (!Fs.exists(file, conf)) throw new UserInputException("adapter " + adapter + ": no adapter_model.safetensors in it");
         JsonNode config = readConfig(configPath, conf);
         LoraAdapter a = new LoraAdapter(file);
         try (SafeTensors st = SafeTensors.open(file, conf)) {
@@ -96,7 +96,7 @@ public final class LoraAdapter implements Serializable {
     private static JsonNode readConfig(Path p, Configuration conf) {
         FileSystem fs = Fs.fs(p, conf);
         try {
-            if (!fs.exists(p)) throw new UserInputException("--adapter: " + p + " is missing (the adapter's rank r and lora_alpha are read from it)");
+            if (!fs.exists(p)) throw new UserInputException("adapter " + p + " is missing (the adapter's rank r and lora_alpha are read from it)");
             try (InputStream in = fs.open(p)) {
                 JsonNode n = JSON.readTree(in);
                 if (n == null || !n.isObject()) throw new UserInputException("adapter config " + p + ": not a JSON object");

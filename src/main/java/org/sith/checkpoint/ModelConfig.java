@@ -69,7 +69,7 @@ record ModelConfig(int heads, String headsSource, String activation) {
         String source;
         if (headsOverride != null) {
             heads = headsOverride;
-            source = "heads option (--heads " + headsOverride + ")";
+            source = "the head count given (" + headsOverride + ")";
         } else if (!configs.isEmpty()) {
             Found f = configs.get(0);
             if (f.hfVision() != null) {
@@ -90,12 +90,11 @@ record ModelConfig(int heads, String headsSource, String activation) {
             }
         } else {
             heads = width / DEFAULT_HEAD_WIDTH;
-            source = "the default head width " + DEFAULT_HEAD_WIDTH + " (no config.json or open_clip_config.json beside "
-                    + checkpoint + "; pass --heads)";
+            source = "the default head width " + DEFAULT_HEAD_WIDTH + " (no config.json or open_clip_config.json beside " + checkpoint + ")";
         }
         if (heads <= 0 || width % heads != 0) {
             throw new UserInputException("checkpoint " + checkpoint + ": width " + width
-                    + " cannot be split into " + heads + " heads of equal size (head count from " + source + ")");
+                    + " cannot be split into " + heads + " heads of equal size (head count from " + source + ")").setting("heads");
         }
         return new ModelConfig(heads, source, activation(configs, layout));
     }
@@ -122,7 +121,7 @@ record ModelConfig(int heads, String headsSource, String activation) {
         if (f == null) {
             heads = width / DEFAULT_HEAD_WIDTH;
             source = "the default head width " + DEFAULT_HEAD_WIDTH + " (no config.json or open_clip_config.json with a "
-                    + "text section beside " + checkpoint + "; pass --text-heads)";
+                    + "text section beside " + checkpoint + ")";
             activation = layout == Layout.OPENCLIP ? "quick_gelu" : "gelu";
         } else if (f.hfText() != null) {
             JsonNode tc = f.hfText();
@@ -139,20 +138,20 @@ record ModelConfig(int heads, String headsSource, String activation) {
         }
         if (headsOverride != null) {
             heads = headsOverride;
-            source = "--text-heads " + headsOverride;
+            source = "the text head count given (" + headsOverride + ")";
         }
         if (activationOverride != null) activation = activation(activationOverride);
         if (heads <= 0 || width % heads != 0) {
             throw new UserInputException("checkpoint " + checkpoint + ": text width " + width
-                    + " cannot be split into " + heads + " heads of equal size (head count from " + source + ")");
+                    + " cannot be split into " + heads + " heads of equal size (head count from " + source + ")").setting("text-heads");
         }
         return new ModelConfig(heads, source, activation);
     }
 
-    /** Validates an --activation value. */
+    /** Validates an activation's name. */
     static String activation(String name) {
         if (name.equals("quick_gelu") || name.equals("gelu")) return name;
-        throw new UserInputException("--activation " + name + ": expected quick_gelu or gelu");
+        throw new UserInputException("unknown activation '" + name + "' (quick_gelu or gelu)").setting("activation");
     }
 
     private static String activation(List<Found> configs, Layout layout) {

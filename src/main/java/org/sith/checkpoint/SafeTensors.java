@@ -31,8 +31,12 @@ public final class SafeTensors implements Closeable, TensorSource {
     /** Read granularity: big enough for S3 throughput, small enough not to double a 300 MB tensor in memory. */
     private static final int CHUNK_BYTES = 8 << 20;
 
+    /** Handles open in this JVM (tests check that failures close what they opened). */
+    private static final java.util.concurrent.atomic.AtomicInteger OPEN = new java.util.concurrent.atomic.AtomicInteger();
+
     private final String path;
     private final FSDataInputStream in;
+    private boolean closed;
     private final long fileLength;
     private final byte[] header;
     private final SortedMap<String, TensorInfo> tensors;
@@ -62,7 +66,9 @@ public final class SafeTensors implements Closeable, TensorSource {
             byte[] header = readHeader(path, in, length);
             SafeTensorsHeader.Parsed parsed =
                     SafeTensorsHeader.parse(path, header, 8 + header.length, length - 8 - header.length);
-            return new SafeTensors(path, in, length, header, parsed);
+            SafeTensors st = new SafeTensors(path, in, length, header, parsed);
+            OPEN.incrementAndGet();
+            return st;
         } catch (FileNotFoundException e) {
             closeQuietly(in);
             throw new UserInputException("checkpoint " + path + ": file not found", e);
@@ -238,8 +244,17 @@ public final class SafeTensors implements Closeable, TensorSource {
     }
 
     @Override
-    public void close() throws IOException {
+    public synchronized void close() throws IOException {
+        if (!closed) {
+            closed = true;
+            OPEN.decrementAndGet();
+        }
         in.close();
+    }
+
+    /** How many checkpoint handles are open in this JVM. */
+    public static int openHandles() {
+        return OPEN.get();
     }
 
     private static void closeQuietly(Closeable c) {

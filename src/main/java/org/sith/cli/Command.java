@@ -2,23 +2,31 @@ package org.sith.cli;
 
 import java.util.List;
 
+import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.SparkSession;
 
-/** A user-facing command: its options, a check that needs no Spark, and the run. */
-public interface Command {
+/**
+ * A user-facing command. Its options are parsed once into a typed, validated configuration {@code C}; checks
+ * that need files but no Spark (a layer beyond the model, a rank above the head width) run in
+ * {@link #preflight}, before a SparkSession is started; then {@link #run}.
+ */
+public interface Command<C> {
     String name();
 
     String summary();
 
-    List<OptionSpec> options();
+    List<Opt<?>> options();
 
     /** The name of the command's one positional argument in its usage (e.g. QUERY), or null: it takes none. */
     default String positional() {
         return null;
     }
 
-    /** Checks option values before a SparkSession is started, so typos fail in milliseconds. */
-    default void validate(Options o) {}
+    /** The configuration, from the parsed command line; every value is checked here. */
+    C config(Options o);
+
+    /** Checks against the inputs themselves that need no Spark (the Hadoop configuration reaches s3a and HDFS). */
+    default void preflight(C config, Configuration hadoop) {}
 
     /** False for commands that run without Spark (the benchmark). */
     default boolean needsSpark() {
@@ -26,5 +34,5 @@ public interface Command {
     }
 
     /** Returns the exit status. */
-    int run(Options o, SparkSession spark) throws Exception;
+    int run(C config, SparkSession spark) throws Exception;
 }

@@ -1,17 +1,20 @@
 package org.sith.cli;
 
-import static org.sith.cli.OptionSpec.value;
-
 import java.nio.file.Files;
 import java.util.List;
 
 import org.apache.spark.sql.SparkSession;
-import org.sith.demo.Demo;
+import org.sith.jobs.DemoJob;
 
-final class DemoCommand implements Command {
+final class DemoCommand implements Command<DemoCommand.Config> {
+    static final Opt<String> OUT = Opt.text("out", "DIR", "output folder (default: a new temporary folder)");
+    static final Opt<Long> SEED = Opt.of("seed", "N", "seed of the synthetic model", DemoJob.DEFAULT_SEED, s -> (long) Opt.integer(s));
+
+    record Config(String out, long seed, boolean overwrite) {}
+
     @Override
     public String name() {
-        return "demo";
+        return DemoJob.NAME;
     }
 
     @Override
@@ -20,26 +23,24 @@ final class DemoCommand implements Command {
     }
 
     @Override
-    public List<OptionSpec> options() {
-        return List.of(value("out", "DIR", "output folder (default: a new temporary folder)"),
-                value("seed", "N", "seed of the synthetic model", "7"),
-                CommonOptions.OVERWRITE);
+    public List<Opt<?>> options() {
+        return List.of(OUT, SEED, CommonOptions.OVERWRITE);
     }
 
     @Override
-    public void validate(Options o) {
-        o.intOrNull("seed");
+    public Config config(Options o) {
+        return new Config(o.get(OUT), o.get(SEED), o.flag(CommonOptions.OVERWRITE));
     }
 
     @Override
-    public int run(Options o, SparkSession spark) throws Exception {
-        String out = o.get("out") != null ? o.get("out") : Files.createTempDirectory("sith-demo-").toString();
-        List<Demo.Recovery> rs = Demo.run(spark, out, o.flag("overwrite"), o.intOrNull("seed"));
+    public int run(Config c, SparkSession spark) throws Exception {
+        String out = c.out() != null ? c.out() : Files.createTempDirectory("sith-demo-").toString();
+        List<DemoJob.Recovery> rs = DemoJob.run(spark, out, c.overwrite(), c.seed());
         System.out.println();
-        System.out.print(Demo.table(rs));
+        System.out.print(DemoJob.table(rs));
         System.out.println("outputs: " + out + "/{model,concepts,explanations,singular_vectors}");
         System.out.println("query them, e.g.: duckdb -c \"SELECT layer, head, sv, concepts[1].concept FROM '" + out
                 + "/explanations/**/*.parquet' ORDER BY sigma DESC LIMIT 10\"");
-        return rs.stream().allMatch(Demo.Recovery::recovered) ? 0 : 1;
+        return rs.stream().allMatch(DemoJob.Recovery::recovered) ? 0 : 1;
     }
 }

@@ -1,17 +1,16 @@
 package org.sith.cli;
 
-import static org.sith.cli.OptionSpec.value;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
+import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.SparkSession;
-import org.sith.UserInputException;
 import org.sith.analysis.HeadDiff;
-import org.sith.heads.Side;
 import org.sith.jobs.DiffJob;
 
-final class DiffCommand implements Command {
+final class DiffCommand implements Command<DiffJob.Config> {
     @Override
     public String name() {
         return DiffJob.NAME;
@@ -22,42 +21,35 @@ final class DiffCommand implements Command {
         return "Compare a fine-tuned checkpoint (or a LoRA adapter) with its base head by head: writes diff_heads/ and diff_vectors/.";
     }
 
+    static final Opt<String> BASE = Opt.text("base", "FILE", "base CLIP checkpoint (.safetensors, either naming)");
+    static final Opt<String> FINETUNED = Opt.text("finetuned", "FILE", "fine-tuned checkpoint of the same architecture (either naming)");
+    static final Opt<String> ADAPTER = Opt.text("adapter", "DIR|FILE",
+            "PEFT LoRA adapter of --base instead: a folder with adapter_model.safetensors and adapter_config.json, or that file");
+
     @Override
-    public List<OptionSpec> options() {
-        return List.of(value("base", "FILE", "base CLIP checkpoint (.safetensors, either naming)"),
-                value("finetuned", "FILE", "fine-tuned checkpoint of the same architecture (either naming)"),
-                value("adapter", "DIR|FILE", "PEFT LoRA adapter of --base instead: a folder with adapter_model.safetensors and adapter_config.json, or that file"),
-                value("layers", "SPEC", "all, last:N, or a list such as 20,21,22,23 or 20-23", "all"),
-                value("heads", "N", "attention heads per layer (default: config.json / open_clip_config.json beside --base, else width/64)"),
-                value("side", "right|left", "vectors matched and explained: write (right) or read (left) directions", "right"),
-                value("rank", "R", "singular vectors compared per head (default: the head width)"),
-                CommonOptions.CONCEPTS, CommonOptions.VOCAB, CommonOptions.IMAGE_MEAN, CommonOptions.METHOD, CommonOptions.LAMBDA,
-                CommonOptions.K, CommonOptions.BATCH_ROWS, CommonOptions.OUT, CommonOptions.OVERWRITE);
+    public List<Opt<?>> options() {
+        List<Opt<?>> l = new ArrayList<>(List.of(BASE, FINETUNED, ADAPTER));
+        l.addAll(CommonOptions.heads());
+        l.addAll(List.of(CommonOptions.CONCEPTS, CommonOptions.VOCAB, CommonOptions.IMAGE_MEAN));
+        l.addAll(CommonOptions.coding());
+        l.addAll(List.of(CommonOptions.OUT, CommonOptions.OVERWRITE));
+        return l;
     }
 
     @Override
-    public void validate(Options o) {
-        o.required("base");
-        if (o.has("finetuned") == o.has("adapter")) {
-            throw new UserInputException("give either --finetuned (a checkpoint) or --adapter (a PEFT LoRA adapter of --base)");
-        }
-        o.required("out");
-        Side.parse(o.get("side"));
-        if (o.has("heads")) o.positiveInt("heads");
-        if (o.has("rank")) o.positiveInt("rank");
-        CommonOptions.method(o);
-        CommonOptions.lambda(o);
-        o.positiveInt("k");
-        o.positiveInt("batch-rows");
+    public DiffJob.Config config(Options o) {
+        return new DiffJob.Config(o.required(BASE), o.get(FINETUNED), o.get(ADAPTER), CommonOptions.optionalConcepts(o), o.get(CommonOptions.IMAGE_MEAN),
+                CommonOptions.heads(o), CommonOptions.coding(o), CommonOptions.output(o, false));
     }
 
     @Override
-    public int run(Options o, SparkSession spark) {
-        DiffJob.Result r = DiffJob.run(spark, new DiffJob.Params(o.required("base"), o.get("finetuned"), o.get("adapter"), o.get("concepts"),
-                o.get("vocab"), o.get("image-mean"), o.get("layers"), o.intOrNull("heads"), Side.parse(o.get("side")), o.intOrNull("rank"),
-                CommonOptions.method(o), CommonOptions.lambda(o), o.positiveInt("k"), o.required("out"), o.flag("overwrite"),
-                o.positiveInt("batch-rows")));
-        System.out.println(summary(r));
+    public void preflight(DiffJob.Config c, Configuration hadoop) {
+        DiffJob.preflight(c, hadoop);
+    }
+
+    @Override
+    public int run(DiffJob.Config c, SparkSession spark) {
+        System.out.println(summary(DiffJob.run(spark, c)));
         return 0;
     }
 

@@ -1,14 +1,23 @@
 package org.sith.cli;
 
-import static org.sith.cli.OptionSpec.flag;
-import static org.sith.cli.OptionSpec.value;
-
 import java.util.List;
 
 import org.apache.spark.sql.SparkSession;
+import org.sith.UserInputException;
 import org.sith.jobs.EditJob;
 
-final class EditCommand implements Command {
+final class EditCommand implements Command<EditJob.Config> {
+    static final Opt<String> CHECKPOINT = Opt.text("checkpoint", "FILE",
+            "CLIP checkpoint to edit (.safetensors, either naming; written back in the same layout, names and dtypes)");
+    static final Opt<String> EDITS = Opt.text("edits", "FILE",
+            "CSV with a header layer,head,sv,alpha, or a Parquet table with those columns (α=0 suppresses, α>1 amplifies)");
+    static final Opt<String> QUERY = Opt.text("query", "TEXT|FILE", "concept query: a text, or a file of texts one a line (instead of --edits)");
+    static final Opt<String> EXPLANATIONS = Opt.text("explanations", "DIR", "explanations/ of this checkpoint: needed by --query, recorded with --edits");
+    static final Opt<Double> THRESHOLD = Opt.of("threshold", "TAU", "--query: suppress (α=0) every vector whose relevance R ≥ τ", Opt::finite);
+    static final Opt<Boolean> AMPLIFY = Opt.flag("amplify", "--query: scale every explained vector by α = max(α_min, R + β) instead");
+    static final Opt<Double> ALPHA_MIN = Opt.of("alpha-min", "X", "--amplify: smallest α", EditJob.Query.DEFAULT_ALPHA_MIN, Opt::finite);
+    static final Opt<Double> BETA = Opt.of("beta", "X", "--amplify: added to R", EditJob.Query.DEFAULT_BETA, Opt::finite);
+
     @Override
     public String name() {
         return EditJob.NAME;
@@ -20,37 +29,30 @@ final class EditCommand implements Command {
     }
 
     @Override
-    public List<OptionSpec> options() {
-        return List.of(value("checkpoint", "FILE", "CLIP checkpoint to edit (.safetensors, either naming; written back in the same layout, names and dtypes)"),
-                value("edits", "FILE", "CSV with a header layer,head,sv,alpha, or a Parquet table with those columns (α=0 suppresses, α>1 amplifies)"),
-                value("query", "TEXT|FILE", "concept query: a text, or a file of texts one a line (instead of --edits)"),
-                value("explanations", "DIR", "explanations/ of this checkpoint: needed by --query, recorded with --edits"),
-                CommonOptions.CONCEPTS, CommonOptions.VOCAB,
-                value("bpe", "FILE", "tokenizer for --query (default: found beside the checkpoint)"),
-                value("threshold", "TAU", "--query: suppress (α=0) every vector whose relevance R ≥ τ"),
-                flag("amplify", "--query: scale every explained vector by α = max(α_min, R + β) instead"),
-                value("alpha-min", "X", "--amplify: smallest α", "0.8"),
-                value("beta", "X", "--amplify: added to R", "0.3"),
-                ImageOptions.HEADS, CommonOptions.MODEL_NAME, CommonOptions.OUT, CommonOptions.OVERWRITE);
+    public List<Opt<?>> options() {
+        return List.of(CHECKPOINT, EDITS, QUERY, EXPLANATIONS, CommonOptions.CONCEPTS, CommonOptions.VOCAB, CommonOptions.BPE, THRESHOLD, AMPLIFY,
+                ALPHA_MIN, BETA, CommonOptions.HEADS, CommonOptions.MODEL_NAME, CommonOptions.OUT, CommonOptions.OVERWRITE);
     }
 
     @Override
-    public void validate(Options o) {
-        o.required("checkpoint");
-        if (o.has("edits") == o.has("query")) throw new org.sith.UserInputException("give either --edits (a table) or --query (concept texts)");
-        o.required("out");
-        if (o.has("threshold")) o.finiteDouble("threshold");
-        o.finiteDouble("alpha-min");
-        o.finiteDouble("beta");
-        if (o.has("heads")) o.positiveInt("heads");
+    public EditJob.Config config(Options o) {
+        EditJob.Query query = null;
+        if (o.has(QUERY)) {
+            if (!o.has(CommonOptions.CONCEPTS)) throw new UserInputException("--query needs --concepts (the embeddings of the explanations' concepts)");
+            query = new EditJob.Query(o.get(QUERY), CommonOptions.concepts(o), o.get(CommonOptions.BPE), o.get(THRESHOLD), o.flag(AMPLIFY),
+                    o.get(ALPHA_MIN), o.get(BETA));
+        } else {
+            for (Opt<?> q : List.of(THRESHOLD, AMPLIFY, ALPHA_MIN, BETA, CommonOptions.CONCEPTS, CommonOptions.VOCAB, CommonOptions.BPE)) {
+                if (o.has(q)) throw new UserInputException("--" + q.name() + " is only used with --query");
+            }
+        }
+        return new EditJob.Config(o.required(CHECKPOINT), o.get(EDITS), query, o.get(EXPLANATIONS), o.get(CommonOptions.HEADS),
+                o.get(CommonOptions.MODEL_NAME), CommonOptions.output(o, false));
     }
 
     @Override
-    public int run(Options o, SparkSession spark) {
-        EditJob.Result r = EditJob.run(spark, new EditJob.Params(o.required("checkpoint"), o.get("edits"), o.get("explanations"),
-                o.intOrNull("heads"), o.get("model-name"), o.required("out"), o.flag("overwrite"), o.get("query"), o.get("concepts"),
-                o.get("vocab"), o.get("bpe"), o.has("threshold") ? o.finiteDouble("threshold") : null, o.flag("amplify"),
-                o.finiteDouble("alpha-min"), o.finiteDouble("beta")));
+    public int run(EditJob.Config c, SparkSession spark) {
+        EditJob.Result r = EditJob.run(spark, c);
         System.out.printf("%s: %d edits in %d blocks → %s%n", name(), r.edits(), r.blocks(), r.checkpoint());
         return 0;
     }

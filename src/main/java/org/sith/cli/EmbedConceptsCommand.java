@@ -1,14 +1,25 @@
 package org.sith.cli;
 
-import static org.sith.cli.OptionSpec.value;
-
 import java.util.List;
 
 import org.apache.spark.sql.SparkSession;
 import org.sith.jobs.EmbedConceptsJob;
 import org.sith.model.Activation;
 
-final class EmbedConceptsCommand implements Command {
+final class EmbedConceptsCommand implements Command<EmbedConceptsJob.Config> {
+    static final Opt<String> CHECKPOINT = Opt.text("checkpoint", "FILE", "CLIP checkpoint with a text tower (.safetensors, OpenCLIP/OpenAI or Hugging Face naming)");
+    static final Opt<String> VOCAB = Opt.text("vocab", "FILE", "concepts, one a line (UTF-8); blank lines and duplicates are reported and skipped");
+    static final Opt<String> BPE = Opt.text("bpe", "FILE", "tokenizer: bpe_simple_vocab_16e6.txt.gz, vocab.json, merges.txt or tokenizer.json "
+            + "(default: found beside the checkpoint)");
+    static final Opt<Integer> TEXT_HEADS = Opt.of("text-heads", "N",
+            "text attention heads (default: config.json / open_clip_config.json beside the checkpoint, else width/64)", Opt::positive);
+    static final Opt<String> ACTIVATION = Opt.of("activation", "quick_gelu|gelu", "text MLP activation (default: from the config; OpenAI weights use quick_gelu)",
+            s -> Activation.parse(s).configName);
+    static final Opt<Integer> CONCEPTS_PER_TASK = Opt.of("concepts-per-task", "N", "concepts per Spark task (fixes the output bytes whatever the cluster)",
+            EmbedConceptsJob.DEFAULT_CONCEPTS_PER_TASK, Opt::positive);
+    static final Opt<Integer> BATCH_TOKENS = Opt.of("batch-tokens", "N", "token rows per product inside a task (≥ 512 keeps BLAS near its roofline)",
+            EmbedConceptsJob.DEFAULT_BATCH_TOKENS, Opt::positive);
+
     @Override
     public String name() {
         return EmbedConceptsJob.NAME;
@@ -20,35 +31,19 @@ final class EmbedConceptsCommand implements Command {
     }
 
     @Override
-    public List<OptionSpec> options() {
-        return List.of(value("checkpoint", "FILE", "CLIP checkpoint with a text tower (.safetensors, OpenCLIP/OpenAI or Hugging Face naming)"),
-                value("vocab", "FILE", "concepts, one a line (UTF-8); blank lines and duplicates are reported and skipped"),
-                value("bpe", "FILE", "tokenizer: bpe_simple_vocab_16e6.txt.gz, vocab.json, merges.txt or tokenizer.json "
-                        + "(default: found beside the checkpoint)"),
-                value("text-heads", "N", "text attention heads (default: config.json / open_clip_config.json beside the checkpoint, else width/64)"),
-                value("activation", "quick_gelu|gelu", "text MLP activation (default: from the config; OpenAI weights use quick_gelu)"),
-                value("concepts-per-task", "N", "concepts per Spark task (fixes the output bytes whatever the cluster)", "2048"),
-                value("batch-tokens", "N", "token rows per product inside a task (≥ 512 keeps BLAS near its roofline)", "512"),
-                CommonOptions.OUT,
-                CommonOptions.OVERWRITE);
+    public List<Opt<?>> options() {
+        return List.of(CHECKPOINT, VOCAB, BPE, TEXT_HEADS, ACTIVATION, CONCEPTS_PER_TASK, BATCH_TOKENS, CommonOptions.OUT, CommonOptions.OVERWRITE);
     }
 
     @Override
-    public void validate(Options o) {
-        o.required("checkpoint");
-        o.required("vocab");
-        o.required("out");
-        if (o.has("text-heads")) o.positiveInt("text-heads");
-        if (o.has("activation")) Activation.parse(o.get("activation"));
-        o.positiveInt("concepts-per-task");
-        o.positiveInt("batch-tokens");
+    public EmbedConceptsJob.Config config(Options o) {
+        return new EmbedConceptsJob.Config(o.required(CHECKPOINT), o.required(VOCAB), o.get(BPE), o.get(TEXT_HEADS), o.get(ACTIVATION),
+                o.get(CONCEPTS_PER_TASK), o.get(BATCH_TOKENS), CommonOptions.output(o, false));
     }
 
     @Override
-    public int run(Options o, SparkSession spark) {
-        EmbedConceptsJob.Result r = EmbedConceptsJob.run(spark, new EmbedConceptsJob.Params(o.required("checkpoint"),
-                o.required("vocab"), o.get("bpe"), o.intOrNull("text-heads"), o.get("activation"), o.required("out"),
-                o.flag("overwrite"), o.positiveInt("concepts-per-task"), o.positiveInt("batch-tokens")));
+    public int run(EmbedConceptsJob.Config c, SparkSession spark) {
+        EmbedConceptsJob.Result r = EmbedConceptsJob.run(spark, c);
         System.out.printf("%s: %d concepts embedded (%d lines) → %s/concepts%n", name(), r.embedded(), r.lines(), r.out());
         return 0;
     }

@@ -1,18 +1,28 @@
 package org.sith.cli;
 
-import static org.sith.cli.OptionSpec.value;
+import static org.sith.cli.CommonOptions.CONCEPTS;
+import static org.sith.cli.CommonOptions.IMAGE_MEAN;
+import static org.sith.cli.CommonOptions.MODEL_NAME;
+import static org.sith.cli.CommonOptions.OUT;
+import static org.sith.cli.CommonOptions.OVERWRITE;
+import static org.sith.cli.CommonOptions.VOCAB;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 import org.apache.spark.sql.SparkSession;
 import org.sith.UserInputException;
 import org.sith.jobs.ExplainJob;
 
-final class ExplainCommand implements Command {
+final class ExplainCommand implements Command<ExplainJob.Config> {
+    static final Opt<String> VECTORS = Opt.text("vectors", "PATH", "vectors in the joint space: .npy (N×p) or a Parquet folder with an array column");
+    static final Opt<ExplainJob.Center> CENTER = Opt.of("center", "concepts|none",
+            "mean subtracted after normalizing (default: concepts; none with --image-mean)", ExplainCommand::center);
+
     @Override
     public String name() {
-        return "explain";
+        return ExplainJob.NAME;
     }
 
     @Override
@@ -21,32 +31,31 @@ final class ExplainCommand implements Command {
     }
 
     @Override
-    public List<OptionSpec> options() {
-        List<OptionSpec> l = new ArrayList<>();
-        l.add(value("vectors", "PATH", "vectors in the joint space: .npy (N×p) or a Parquet folder with an array column"));
-        l.add(value("center", "concepts|none", "mean subtracted after normalizing (default concepts; none with --image-mean)"));
+    public List<Opt<?>> options() {
+        List<Opt<?>> l = new ArrayList<>(List.of(VECTORS, CENTER, CONCEPTS, VOCAB, IMAGE_MEAN));
         l.addAll(CommonOptions.coding());
-        l.add(CommonOptions.OUT);
-        l.add(CommonOptions.OVERWRITE);
+        l.addAll(List.of(MODEL_NAME, OUT, OVERWRITE));
         return l;
     }
 
-    @Override
-    public void validate(Options o) {
-        o.required("vectors");
-        CommonOptions.validateCoding(o);
-        String c = o.get("center");
-        if (c != null && !c.equals("concepts") && !c.equals("none")) {
-            throw new UserInputException("--center: unknown value '" + c + "' (concepts or none)");
-        }
+    static ExplainJob.Center center(String s) {
+        return switch (s.trim().toLowerCase(Locale.ROOT)) {
+            case "concepts" -> ExplainJob.Center.CONCEPTS;
+            case "none" -> ExplainJob.Center.NONE;
+            default -> throw new UserInputException("unknown value '" + s + "' (concepts or none)");
+        };
     }
 
     @Override
-    public int run(Options o, SparkSession spark) {
-        long n = ExplainJob.run(spark, new ExplainJob.Params(o.required("vectors"), o.required("concepts"), o.get("vocab"),
-                o.get("image-mean"), o.get("center"), CommonOptions.method(o), CommonOptions.lambda(o), o.positiveInt("k"),
-                o.get("model-name"), o.required("out"), o.flag("overwrite"), o.positiveInt("batch-rows")));
-        System.out.printf("explain: %d vectors explained → %s%n", n, o.required("out"));
+    public ExplainJob.Config config(Options o) {
+        return new ExplainJob.Config(o.required(VECTORS), CommonOptions.concepts(o), o.get(IMAGE_MEAN), o.get(CENTER), CommonOptions.coding(o),
+                o.get(MODEL_NAME), CommonOptions.output(o, false));
+    }
+
+    @Override
+    public int run(ExplainJob.Config c, SparkSession spark) {
+        long n = ExplainJob.run(spark, c);
+        System.out.printf("explain: %d vectors explained → %s%n", n, c.out().folder());
         return 0;
     }
 }

@@ -1,13 +1,12 @@
 package org.sith.cli;
 
-import static org.sith.cli.OptionSpec.value;
-
+import java.util.ArrayList;
 import java.util.List;
 
 import org.apache.spark.sql.SparkSession;
 import org.sith.jobs.ImageMeanJob;
 
-final class ImageMeanCommand implements Command {
+final class ImageMeanCommand implements Command<ImageMeanJob.Config> {
     @Override
     public String name() {
         return ImageMeanJob.NAME;
@@ -19,25 +18,22 @@ final class ImageMeanCommand implements Command {
     }
 
     @Override
-    public List<OptionSpec> options() {
-        return List.of(value("checkpoint", "FILE", "CLIP checkpoint (.safetensors, OpenCLIP/OpenAI or Hugging Face naming)"),
-                ImageOptions.IMAGES, ImageOptions.HEADS, ImageOptions.ACTIVATION, ImageOptions.SIZE, CommonOptions.MODEL_NAME,
-                ImageOptions.IMAGES_PER_TASK, CommonOptions.OUT, CommonOptions.OVERWRITE);
+    public List<Opt<?>> options() {
+        List<Opt<?>> l = new ArrayList<>(List.of(CommonOptions.CHECKPOINT, CommonOptions.IMAGES));
+        l.addAll(CommonOptions.images());
+        l.addAll(List.of(CommonOptions.MODEL_NAME, CommonOptions.OUT, CommonOptions.OVERWRITE));
+        return l;
     }
 
     @Override
-    public void validate(Options o) {
-        o.required("checkpoint");
-        o.required("images");
-        o.required("out");
-        ImageOptions.validate(o);
+    public ImageMeanJob.Config config(Options o) {
+        return new ImageMeanJob.Config(o.required(CommonOptions.CHECKPOINT), o.required(CommonOptions.IMAGES), CommonOptions.imageSettings(o),
+                o.get(CommonOptions.MODEL_NAME), CommonOptions.output(o, false));
     }
 
     @Override
-    public int run(Options o, SparkSession spark) {
-        ImageMeanJob.Result r = ImageMeanJob.run(spark, new ImageMeanJob.Params(o.required("checkpoint"), o.required("images"),
-                o.intOrNull("heads"), o.get("activation"), o.intOrNull("size"), o.get("model-name"), o.required("out"),
-                o.flag("overwrite"), o.positiveInt("images-per-task")));
+    public int run(ImageMeanJob.Config c, SparkSession spark) {
+        ImageMeanJob.Result r = ImageMeanJob.run(spark, c);
         System.out.printf("%s: mean of %d images (norm %.3f), %d skipped → %s/image_mean.npy%n", name(), r.images(), r.norm(),
                 r.skipped().size(), r.out());
         return 0;

@@ -1,13 +1,16 @@
 package org.sith.cli;
 
-import static org.sith.cli.OptionSpec.value;
-
+import java.util.ArrayList;
 import java.util.List;
 
 import org.apache.spark.sql.SparkSession;
 import org.sith.jobs.MatchImagesJob;
 
-final class MatchImagesCommand implements Command {
+final class MatchImagesCommand implements Command<MatchImagesJob.Config> {
+    static final Opt<String> CHECKPOINT = Opt.text("checkpoint", "FILE", "the CLIP checkpoint the explanations were made from");
+    static final Opt<String> EXPLANATIONS = Opt.text("explanations", "DIR", "an explanations/ folder written by decompose (every vector in it is matched)");
+    static final Opt<Integer> TOP = Opt.of("top", "N", "images kept per vector", MatchImagesJob.DEFAULT_TOP, Opt::positive);
+
     @Override
     public String name() {
         return MatchImagesJob.NAME;
@@ -19,30 +22,22 @@ final class MatchImagesCommand implements Command {
     }
 
     @Override
-    public List<OptionSpec> options() {
-        return List.of(value("checkpoint", "FILE", "the CLIP checkpoint the explanations were made from"),
-                ImageOptions.IMAGES,
-                value("explanations", "DIR", "an explanations/ folder written by decompose (every vector in it is matched)"),
-                value("top", "N", "images kept per vector", "10"),
-                ImageOptions.HEADS, ImageOptions.ACTIVATION, ImageOptions.SIZE, CommonOptions.MODEL_NAME,
-                ImageOptions.IMAGES_PER_TASK, CommonOptions.OUT, CommonOptions.OVERWRITE);
+    public List<Opt<?>> options() {
+        List<Opt<?>> l = new ArrayList<>(List.of(CHECKPOINT, CommonOptions.IMAGES, EXPLANATIONS, TOP));
+        l.addAll(CommonOptions.images());
+        l.addAll(List.of(CommonOptions.MODEL_NAME, CommonOptions.OUT, CommonOptions.OVERWRITE));
+        return l;
     }
 
     @Override
-    public void validate(Options o) {
-        o.required("checkpoint");
-        o.required("images");
-        o.required("explanations");
-        o.required("out");
-        o.positiveInt("top");
-        ImageOptions.validate(o);
+    public MatchImagesJob.Config config(Options o) {
+        return new MatchImagesJob.Config(o.required(CHECKPOINT), o.required(CommonOptions.IMAGES), o.required(EXPLANATIONS), o.get(TOP),
+                CommonOptions.imageSettings(o), o.get(CommonOptions.MODEL_NAME), CommonOptions.output(o, false));
     }
 
     @Override
-    public int run(Options o, SparkSession spark) {
-        MatchImagesJob.Result r = MatchImagesJob.run(spark, new MatchImagesJob.Params(o.required("checkpoint"), o.required("images"),
-                o.required("explanations"), o.positiveInt("top"), o.intOrNull("heads"), o.get("activation"), o.intOrNull("size"),
-                o.get("model-name"), o.required("out"), o.flag("overwrite"), o.positiveInt("images-per-task")));
+    public int run(MatchImagesJob.Config c, SparkSession spark) {
+        MatchImagesJob.Result r = MatchImagesJob.run(spark, c);
         System.out.printf("%s: %d images scored for %d vectors, %d skipped → %s/matches%n", name(), r.images(), r.vectors(),
                 r.skipped().size(), r.out());
         return 0;

@@ -1,13 +1,19 @@
 package org.sith.cli;
 
-import static org.sith.cli.OptionSpec.value;
-
 import java.util.List;
 
 import org.apache.spark.sql.SparkSession;
 import org.sith.jobs.ReportJob;
 
-final class ReportCommand implements Command {
+final class ReportCommand implements Command<ReportJob.Config> {
+    static final Opt<String> OUT = Opt.text("out", "DIR", "folder of outputs to report on; report/ is written here");
+    static final Opt<String> IN = Opt.text("in", "PATHS",
+            "report on these Parquet folders instead (comma-separated PATH or NAME=PATH; e.g. base=/a/zeroshot,edited=/b/zeroshot)");
+    static final Opt<String> IMAGES = Opt.text("images", "PATH", "where the matched images are (default: the --images that match-images recorded in matches/_run.json)");
+    static final Opt<Integer> THUMBS = Opt.of("thumbs", "N", "thumbnails per vector (0: none)", ReportJob.DEFAULT_THUMBS, Opt::nonNegative);
+    static final Opt<Integer> THUMB_SIZE = Opt.of("thumb-size", "PX", "longest side of a thumbnail", ReportJob.DEFAULT_THUMB_SIZE, Opt::positive);
+    static final Opt<String> TITLE = Opt.of("title", "TEXT", "page title", ReportJob.DEFAULT_TITLE, s -> s);
+
     @Override
     public String name() {
         return ReportJob.NAME;
@@ -19,27 +25,19 @@ final class ReportCommand implements Command {
     }
 
     @Override
-    public List<OptionSpec> options() {
-        return List.of(value("out", "DIR", "folder of outputs to report on; report/ is written here"),
-                value("in", "PATHS", "report on these Parquet folders instead (comma-separated PATH or NAME=PATH; e.g. base=/a/zeroshot,edited=/b/zeroshot)"),
-                value("images", "PATH", "where the matched images are (default: the --images that match-images recorded in matches/_run.json)"),
-                value("thumbs", "N", "thumbnails per vector (0: none)", "3"),
-                value("thumb-size", "PX", "longest side of a thumbnail", "64"),
-                value("title", "TEXT", "page title", "SITH report"),
-                CommonOptions.OVERWRITE);
+    public List<Opt<?>> options() {
+        return List.of(OUT, IN, IMAGES, THUMBS, THUMB_SIZE, TITLE, CommonOptions.OVERWRITE);
     }
 
     @Override
-    public void validate(Options o) {
-        o.required("out");
-        if (o.intOrNull("thumbs") < 0) throw new org.sith.UserInputException("--thumbs must be 0 or more");
-        o.positiveInt("thumb-size");
+    public ReportJob.Config config(Options o) {
+        return new ReportJob.Config(o.get(IN), o.get(IMAGES), o.get(THUMBS), o.get(THUMB_SIZE), o.get(TITLE),
+                new org.sith.run.OutputTarget(o.required(OUT), org.sith.run.WriteMode.of(o.flag(CommonOptions.OVERWRITE), false)));
     }
 
     @Override
-    public int run(Options o, SparkSession spark) {
-        ReportJob.Result r = ReportJob.run(spark, new ReportJob.Params(o.get("in"), o.required("out"), o.flag("overwrite"), o.get("images"),
-                o.intOrNull("thumbs"), o.positiveInt("thumb-size"), o.get("title")));
+    public int run(ReportJob.Config c, SparkSession spark) {
+        ReportJob.Result r = ReportJob.run(spark, c);
         System.out.printf("%s: %s (%.1f MB): %s; %d vectors, %d thumbnails%s%s%n", name(), r.file(), r.bytes() / 1e6, String.join(", ", r.shown()),
                 r.vectors(), r.thumbnails(), r.unreadableImages().isEmpty() ? "" : ", " + r.unreadableImages().size() + " images not readable",
                 r.ignored().isEmpty() ? "" : "; not shown: " + String.join(", ", r.ignored()));

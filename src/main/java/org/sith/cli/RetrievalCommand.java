@@ -1,13 +1,16 @@
 package org.sith.cli;
 
-import static org.sith.cli.OptionSpec.value;
-
 import java.util.List;
 
 import org.apache.spark.sql.SparkSession;
 import org.sith.jobs.RetrievalJob;
+import org.sith.run.ImageSettings;
 
-final class RetrievalCommand implements Command {
+final class RetrievalCommand implements Command<RetrievalJob.Config> {
+    static final Opt<String> CHECKPOINT = Opt.text("checkpoint", "FILE", "CLIP checkpoint with both towers");
+    static final Opt<String> EDITED = Opt.text("edited", "FILE", "optional: an edited checkpoint, evaluated the same way (before/after)");
+    static final Opt<String> IMAGES = Opt.text("images", "CSV", "pairs with a header image,unsafe,text (text last; unsafe 1/0); image paths relative to the CSV");
+
     @Override
     public String name() {
         return RetrievalJob.NAME;
@@ -19,28 +22,21 @@ final class RetrievalCommand implements Command {
     }
 
     @Override
-    public List<OptionSpec> options() {
-        return List.of(value("checkpoint", "FILE", "CLIP checkpoint with both towers"),
-                value("edited", "FILE", "optional: an edited checkpoint, evaluated the same way (before/after)"),
-                value("images", "CSV", "pairs with a header image,unsafe,text (text last; unsafe 1/0); image paths relative to the CSV"),
-                value("bpe", "FILE", "tokenizer (default: found beside the checkpoint)"),
-                ImageOptions.HEADS, ImageOptions.ACTIVATION, CommonOptions.MODEL_NAME, ImageOptions.IMAGES_PER_TASK,
-                CommonOptions.OUT, CommonOptions.OVERWRITE);
+    public List<Opt<?>> options() {
+        return List.of(CHECKPOINT, EDITED, IMAGES, CommonOptions.BPE, CommonOptions.HEADS, CommonOptions.ACTIVATION, CommonOptions.MODEL_NAME,
+                CommonOptions.IMAGES_PER_TASK, CommonOptions.OUT, CommonOptions.OVERWRITE);
     }
 
     @Override
-    public void validate(Options o) {
-        o.required("checkpoint");
-        o.required("images");
-        o.required("out");
-        ImageOptions.validate(o);
+    public RetrievalJob.Config config(Options o) {
+        return new RetrievalJob.Config(o.required(CHECKPOINT), o.get(EDITED), o.required(IMAGES), o.get(CommonOptions.BPE),
+                new ImageSettings(o.get(CommonOptions.HEADS), o.get(CommonOptions.ACTIVATION), null, o.get(CommonOptions.IMAGES_PER_TASK)),
+                o.get(CommonOptions.MODEL_NAME), CommonOptions.output(o, false));
     }
 
     @Override
-    public int run(Options o, SparkSession spark) {
-        RetrievalJob.Result r = RetrievalJob.run(spark, new RetrievalJob.Params(o.required("checkpoint"), o.get("edited"),
-                o.required("images"), o.get("bpe"), o.intOrNull("heads"), o.get("activation"), o.get("model-name"),
-                o.required("out"), o.flag("overwrite"), o.positiveInt("images-per-task")));
+    public int run(RetrievalJob.Config c, SparkSession spark) {
+        RetrievalJob.Result r = RetrievalJob.run(spark, c);
         r.figures().forEach((which, f) -> System.out.printf("%s %s: %s%n", name(), which, f));
         return 0;
     }

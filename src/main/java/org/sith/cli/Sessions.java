@@ -1,11 +1,24 @@
 package org.sith.cli;
 
+import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
 
 /** The SparkSession of a command: spark-submit's settings when present, an embedded local one otherwise. */
 public final class Sessions {
     private Sessions() {}
+
+    /**
+     * The Hadoop configuration a session would have, without starting one: Hadoop's defaults plus every
+     * {@code spark.hadoop.*} setting of spark-submit, the properties file and --conf (what reaches s3a and HDFS).
+     */
+    public static Configuration hadoopConf() {
+        Configuration conf = new Configuration();
+        for (scala.Tuple2<String, String> kv : new SparkConf().getAll()) {
+            if (kv._1().startsWith("spark.hadoop.")) conf.set(kv._1().substring("spark.hadoop.".length()), kv._2());
+        }
+        return conf;
+    }
 
     public static SparkSession getOrCreate(String appName) {
         SparkConf conf = new SparkConf(); // picks up spark.* system properties and spark-submit settings

@@ -1,13 +1,20 @@
 package org.sith.cli;
 
-import static org.sith.cli.OptionSpec.value;
-
 import java.util.List;
 
 import org.apache.spark.sql.SparkSession;
 import org.sith.jobs.ZeroShotJob;
+import org.sith.run.ImageSettings;
 
-final class ZeroShotCommand implements Command {
+final class ZeroShotCommand implements Command<ZeroShotJob.Config> {
+    static final Opt<String> CHECKPOINT = Opt.text("checkpoint", "FILE", "CLIP checkpoint with both towers (the base or an edited one)");
+    static final Opt<String> IMAGES = Opt.text("images", "CSV",
+            "manifest with a header: image,label[,group]; image paths relative to the manifest's folder; label = class name or index");
+    static final Opt<String> CLASSES = Opt.text("classes", "FILE", "class names, one a line (a pasted Python list of CLIP's published prompts works too)");
+    static final Opt<String> TEMPLATES = Opt.text("templates", "FILE",
+            "prompt templates with {} for the class, one a line (default: " + ZeroShotJob.DEFAULT_TEMPLATE + ")");
+    static final Opt<Integer> TEXT_HEADS = Opt.of("text-heads", "N", "text attention heads (default: from the config)", Opt::positive);
+
     @Override
     public String name() {
         return ZeroShotJob.NAME;
@@ -19,31 +26,21 @@ final class ZeroShotCommand implements Command {
     }
 
     @Override
-    public List<OptionSpec> options() {
-        return List.of(value("checkpoint", "FILE", "CLIP checkpoint with both towers (the base or an edited one)"),
-                value("images", "CSV", "manifest with a header: image,label[,group]; image paths relative to the manifest's folder; label = class name or index"),
-                value("classes", "FILE", "class names, one a line (a pasted Python list of CLIP's published prompts works too)"),
-                value("templates", "FILE", "prompt templates with {} for the class, one a line (default: a photo of a {}.)"),
-                value("bpe", "FILE", "tokenizer (default: found beside the checkpoint)"),
-                ImageOptions.HEADS, value("text-heads", "N", "text attention heads (default: from the config)"), ImageOptions.ACTIVATION,
-                CommonOptions.MODEL_NAME, ImageOptions.IMAGES_PER_TASK, CommonOptions.OUT, CommonOptions.OVERWRITE);
+    public List<Opt<?>> options() {
+        return List.of(CHECKPOINT, IMAGES, CLASSES, TEMPLATES, CommonOptions.BPE, CommonOptions.HEADS, TEXT_HEADS, CommonOptions.ACTIVATION,
+                CommonOptions.MODEL_NAME, CommonOptions.IMAGES_PER_TASK, CommonOptions.OUT, CommonOptions.OVERWRITE);
     }
 
     @Override
-    public void validate(Options o) {
-        o.required("checkpoint");
-        o.required("images");
-        o.required("classes");
-        o.required("out");
-        if (o.has("text-heads")) o.positiveInt("text-heads");
-        ImageOptions.validate(o);
+    public ZeroShotJob.Config config(Options o) {
+        return new ZeroShotJob.Config(o.required(CHECKPOINT), o.required(IMAGES), o.required(CLASSES), o.get(TEMPLATES), o.get(CommonOptions.BPE),
+                o.get(TEXT_HEADS), new ImageSettings(o.get(CommonOptions.HEADS), o.get(CommonOptions.ACTIVATION), null, o.get(CommonOptions.IMAGES_PER_TASK)),
+                o.get(CommonOptions.MODEL_NAME), CommonOptions.output(o, false));
     }
 
     @Override
-    public int run(Options o, SparkSession spark) {
-        ZeroShotJob.Result r = ZeroShotJob.run(spark, new ZeroShotJob.Params(o.required("checkpoint"), o.required("images"),
-                o.required("classes"), o.get("templates"), o.get("bpe"), o.intOrNull("heads"), o.intOrNull("text-heads"),
-                o.get("activation"), o.get("model-name"), o.required("out"), o.flag("overwrite"), o.positiveInt("images-per-task")));
+    public int run(ZeroShotJob.Config c, SparkSession spark) {
+        ZeroShotJob.Result r = ZeroShotJob.run(spark, c);
         System.out.printf("%s: %d images, accuracy %.4f%s, %d skipped → %s/zeroshot%n", name(), r.images(), r.accuracy(),
                 r.worstGroupAccuracy() == null ? "" : String.format(", worst group %.4f", r.worstGroupAccuracy()), r.skipped().size(), r.out());
         return 0;

@@ -17,6 +17,11 @@ public enum Method {
     /** The k atoms most similar to the vector, then a non-negative refit. */
     TOPK;
 
+    /** The name written in outputs and `_run.json`. */
+    public String label() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
     public static Method parse(String s) {
         if (s != null) {
             switch (s.trim().toLowerCase(Locale.ROOT)) {
@@ -28,6 +33,6 @@ public enum Method {
                 default: break;
             }
         }
-        throw new UserInputException("--method: unknown method '" + s + "' (comp, nnomp, omp, mp, topk)");
+        throw new UserInputException("unknown method '" + s + "' (comp, nnomp, omp, mp, topk)");
     }
 }

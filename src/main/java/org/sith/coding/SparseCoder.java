@@ -11,12 +11,12 @@ import org.sith.UserInputException;
 
 /**
  * Batched greedy sparse coding of many vectors over one dictionary D (n x p, unit rows).
- * Methods and their exact definitions: {@link ReferenceCoder}, {@link Method}.
+ * Methods and their exact definitions: SPEC §5 and {@link Method}.
  *
  * <p>Each greedy step scores the whole batch against D with ONE sgemm into a preallocated
  * column-major score block (the bulk of the work); the argmax, the exact double tie-break, the
  * Gram refits and the residuals are per row, in double. Results equal those of
- * {@link ReferenceCoder} (a double-precision coder), deterministically. Calls are serialised on
+ * a plain double-precision coder written from the definitions (ReferenceCoder, in the tests), deterministically. Calls are serialised on
  * the coder because it reuses its work arrays (off-heap: maxBatchRows x (n + p) floats, about
  * 100 MB at 512 rows and n = 50 000).
  */
@@ -31,6 +31,8 @@ public final class SparseCoder {
     private RowPool pool = new RowPool(Runtime.getRuntime().availableProcessors());
     private int maxBatchRows = DEFAULT_MAX_BATCH_ROWS;
     private Workspace full;
+    private long products;
+    private long productRows;
     private Workspace partial;
 
     public SparseCoder(float[] atoms, int n, int p) {
@@ -75,6 +77,15 @@ public final class SparseCoder {
         return maxBatchRows;
     }
 
+    /** The scoring products this coder has run, and their rows in all (rows per product: what the batch size bought). */
+    public synchronized long products() {
+        return products;
+    }
+
+    public synchronized long productRows() {
+        return productRows;
+    }
+
     /** Rows per sgemm; ~256–512 rows are needed to get near the GEMM roofline. */
     public synchronized void setMaxBatchRows(int rows) {
         if (rows < 1) throw new IllegalArgumentException("maxBatchRows must be positive: " + rows);
@@ -91,9 +102,9 @@ public final class SparseCoder {
 
     /** Codes every vector of xs (each of length p) with k atoms; lambda is used by COMP only. */
     public synchronized Code[] code(double[][] xs, Method method, int k, double lambda) {
-        if (k < 1) throw new UserInputException("--k must be at least 1 (got " + k + ")");
-        if (k > n) throw new UserInputException("--k " + k + " is larger than the dictionary (" + n + " concepts)");
-        if (!Double.isFinite(lambda)) throw new UserInputException("--lambda must be finite (got " + lambda + ")");
+        if (k < 1) throw new IllegalArgumentException("k must be at least 1 (got " + k + ")");
+        if (k > n) throw new UserInputException(k + " concepts per explanation asked, but the dictionary has only " + n);
+        if (!Double.isFinite(lambda)) throw new IllegalArgumentException("lambda must be finite (got " + lambda + ")");
         for (int i = 0; i < xs.length; i++) {
             if (xs[i].length != p) {
                 throw new IllegalArgumentException("vector " + i + " has length " + xs[i].length + ", the dictionary " + p);
@@ -127,6 +138,8 @@ public final class SparseCoder {
             boolean last = t == k - 1;
             if (t == 0 || method != Method.TOPK) {   // top-k ranks every atom on the one product
                 Nd4j.gemm(ws.batch, dict, ws.scores, false, true, 1.0, 0.0);
+                products++;
+                productRows += rows;
             }
             ws.scan.reset(rows, queryNorm, maxAtomNorm);
             pool.run(rows, n, (a, b) -> ws.scan.scan(ws.scoresView, rows, n, a, b, abs, st));

@@ -23,6 +23,15 @@ public final class Explainer {
     /** As above; adds the nanoseconds spent projecting, coding and back-projecting to {@code nanos[0..2]}. */
     public static List<ExplainedVector> explain(List<HeadBasis> bases, Side side, JointSpace joint,
                                                 SparseCoder coder, Method method, int k, double lambda, long[] nanos) {
+        return explain(bases, java.util.Collections.nCopies(bases.size(), joint), side, coder, method, k, lambda, nanos);
+    }
+
+    /**
+     * Heads of different models in one product: basis i is mapped into its own joint space {@code joints.get(i)}
+     * (a base and a fine-tuned checkpoint in `diff`), and all vectors are coded together.
+     */
+    public static List<ExplainedVector> explain(List<HeadBasis> bases, List<JointSpace> joints, Side side,
+                                                SparseCoder coder, Method method, int k, double lambda, long[] nanos) {
         long t0 = System.nanoTime();
         // The float products of the joint map run per head: a row's last bits in a BLAS product can
         // depend on its position in the matrix, and a head's numbers must not depend on which other
@@ -30,10 +39,10 @@ public final class Explainer {
         // that sense: it decides near-ties in double.
         List<double[]> vectors = new ArrayList<>();
         List<double[]> targets = new ArrayList<>();
-        for (HeadBasis b : bases) {
-            double[][] w = b.side(side);
+        for (int h = 0; h < bases.size(); h++) {
+            double[][] w = bases.get(h).side(side);
             vectors.addAll(List.of(w));
-            targets.addAll(List.of(joint.toJoint(w)));
+            targets.addAll(List.of(joints.get(h).toJoint(w)));
         }
         double[][] w = vectors.toArray(new double[0][]);
         double[][] x = targets.toArray(new double[0][]);
@@ -45,7 +54,7 @@ public final class Explainer {
             int r = bases.get(h).rank();
             double[][] recon = new double[r][];
             for (int i = 0; i < r; i++) recon[i] = codes[start + i].reconstruction();
-            double[] f = joint.fidelityResidual(recon, java.util.Arrays.copyOfRange(w, start, start + r));
+            double[] f = joints.get(h).fidelityResidual(recon, java.util.Arrays.copyOfRange(w, start, start + r));
             System.arraycopy(f, 0, fr, start, r);
         }
         long t3 = System.nanoTime();

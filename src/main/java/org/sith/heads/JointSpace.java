@@ -37,6 +37,11 @@ public final class JointSpace implements Serializable {
         this.imageMean = imageMean;
     }
 
+    /** The joint space of a model's vision tower: its post-LN and projection, with an optional image mean. */
+    public static JointSpace of(org.sith.checkpoint.VisionWeights model, double[] imageMean) {
+        return new JointSpace(model.lnPostWeight(), model.lnPostBias(), model.projection(), model.projDim(), imageMean);
+    }
+
     public int width() {
         return d;
     }

@@ -14,7 +14,7 @@ public enum Side {
         switch (s.toLowerCase(java.util.Locale.ROOT)) {
             case "right": return RIGHT;
             case "left": return LEFT;
-            default: throw new UserInputException("--side: unknown side '" + s + "' (right or left)");
+            default: throw new UserInputException("unknown side '" + s + "' (right or left)");
         }
     }
 }

@@ -7,12 +7,14 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.UUID;
 
-import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaRDD;
@@ -24,10 +26,26 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
 import org.sith.checkpoint.ClipCheckpoint;
-import org.sith.coding.Method;
-import org.sith.concepts.ConceptDictionary;
+import org.sith.executor.CodingContext;
+import org.sith.executor.HeadBatch;
+import org.sith.executor.HeadTask;
+import org.sith.executor.SerializableConf;
+import org.sith.heads.HeadId;
 import org.sith.heads.JointSpace;
-import org.sith.heads.Side;
+import org.sith.inputs.ConceptsInput;
+import org.sith.inputs.ImageMeans;
+import org.sith.inputs.Paths;
+import org.sith.run.Coding;
+import org.sith.run.HeadSelection;
+import org.sith.run.JobRun;
+import org.sith.run.ModelName;
+import org.sith.run.OutputTarget;
+import org.sith.run.Progress;
+import org.sith.run.RunRecord;
+import org.sith.run.Schemas;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 
 /**
  * `decompose`: every selected head's singular vectors explained by sparse codes over the concept
@@ -39,175 +57,140 @@ public final class DecomposeJob {
     public static final String NAME = "decompose";
     public static final List<String> OUTPUTS = List.of("explanations", "singular_vectors");
 
-    public record Params(String checkpoint, String concepts, String vocab, String imageMean, String layers,
-                         Integer heads, Side side, Integer rank, Method method, double lambda, int k,
-                         String modelName, String out, boolean overwrite, boolean resume, int batchRows)
-            implements Serializable {}
+    /** The options of decompose, typed and checked. */
+    public record Config(String checkpoint, ConceptsInput concepts, String imageMean, HeadSelection heads, Coding coding,
+                        String modelName, OutputTarget out) implements Serializable {
+        public Config {
+            if (checkpoint == null) throw new UserInputException("decompose needs --checkpoint");
+            if (concepts == null) throw new UserInputException("decompose needs --concepts");
+            if (heads == null) heads = HeadSelection.DEFAULTS;
+            if (coding == null) coding = Coding.DEFAULTS;
+            if (out == null) throw new UserInputException("decompose needs --out");
+        }
+    }
 
     public record Result(int heads, int computedHeads, long vectors, String out) {}
 
     private DecomposeJob() {}
 
-    public static Result run(SparkSession spark, Params p) {
-        Configuration conf = spark.sparkContext().hadoopConfiguration();
-        Inputs.mustExist("checkpoint", p.checkpoint(), conf);
-        OutputDir dir = OutputDir.prepare(p.out(), OUTPUTS, p.overwrite(), p.resume(), conf);
-        RunRecord record = new RunRecord(NAME, spark).options(p);
-        boolean chunksWritten = false;
-        try {
-            ClipCheckpoint ck = ClipCheckpoint.open(p.checkpoint(), conf, p.heads());
-            int[] layers;
-            int rank;
-            int p3;
-            JointSpace joint;
-            try {
-                layers = Inputs.layers(p.layers(), ck.layers(), p.checkpoint());
-                rank = p.rank() == null ? ck.headDim() : p.rank();
-                if (rank < 1 || rank > ck.headDim()) {
-                    throw new UserInputException("--rank " + rank + " outside 1.." + ck.headDim() + " (the head width of " + p.checkpoint() + ")");
-                }
-                p3 = ck.projDim();
-                double[] mean = p.imageMean() == null ? null : Inputs.imageMean(spark, p.imageMean(), p3);
-                joint = new JointSpace(ck.lnPostWeight(), ck.lnPostBias(), ck.projection(), p3, mean);
-            } finally {
-                closeQuietly(ck);
-            }
-            ConceptDictionary dict = Inputs.dictionary(spark, NAME, p.concepts(), p.vocab(), p3, p.k());
-            String model = p.modelName() != null ? p.modelName() : modelName(p.checkpoint());
-            String dictLabel = dictionaryLabel(p.concepts(), dict);
-            record.phase("prepare");
-
-            record.input("checkpoint", p.checkpoint(), conf);
-            record.input("concepts", p.concepts(), conf);
-            if (p.vocab() != null) record.input("vocab", p.vocab(), conf);
-            if (p.imageMean() != null) record.input("image_mean", p.imageMean(), conf);
-            record.inputFingerprint("dictionary", dictLabel + " (" + dict.size() + " concepts, "
-                    + dict.droppedDuplicates().size() + " duplicates dropped)", dict.fingerprint(), ConceptDictionary.FINGERPRINT);
-            record.param("model", model).param("layers", layers).param("heads", ck.heads()).param("head_dim", ck.headDim())
-                    .param("width", ck.width()).param("p", p3).param("layout", ck.layout().name().toLowerCase(Locale.ROOT))
-                    .param("side", p.side().label()).param("rank", rank).param("method", Rows.methodLabel(p.method()))
-                    .param("lambda", p.lambda()).param("k", p.k()).param("dictionary", dictLabel)
-                    .param("batch_rows", p.batchRows());
-            String key = paramKey(record);
-            record.param("parameter_key", key);
-            record.phase("fingerprint");
-
-            Path work = new Path(dir.work(NAME), key);
-            Set<Long> done = new TreeSet<>();
-            List<String> chunks = new ArrayList<>();
-            boolean existingFinal = p.resume() && dir.exists("explanations");
-            if (p.resume()) {
-                if (existingFinal) done.addAll(existingHeads(spark, dir, key));
-                for (FileStatus st : dir.list(work)) {
-                    Path c = st.getPath();
-                    if (dir.list(c).length > 0 && dirHas(dir, new Path(c, "_SUCCESS"))) {
-                        chunks.add(c.toString());
-                    }
-                }
-                if (!chunks.isEmpty()) done.addAll(headKeys(spark.read().schema(Schemas.DECOMPOSED).parquet(chunks.toArray(new String[0]))));
-            } else {
-                dir.deleteWork(NAME);
-            }
-
-            List<long[]> missing = new ArrayList<>();
-            for (int l : layers) {
-                for (int h = 0; h < ck.heads(); h++) {
-                    if (!done.contains(headKey(l, h))) missing.add(new long[] {l, h});
-                }
-            }
-            int resumedChunks = chunks.size();
-            int total = layers.length * ck.heads();
-            if (p.resume()) System.err.printf("sith decompose: resuming, %d of %d heads already done%n", total - missing.size(), total);
-            int headsPerBatch = Math.max(1, (p.batchRows() + rank - 1) / rank);
-            List<HeadBatch> batches = batches(missing, headsPerBatch);
-
-            JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            Broadcast<ConceptDictionary> dictB = jsc.broadcast(dict);
-            Broadcast<JointSpace> jointB = jsc.broadcast(joint);
-            LongAccumulator counter = spark.sparkContext().longAccumulator("heads");
-            String[] phaseNames = {"read_and_svd", "joint_projection", "coding", "fidelity_residual", "task_setup"};
-            LongAccumulator[] nanos = new LongAccumulator[phaseNames.length];
-            for (int i = 0; i < nanos.length; i++) nanos[i] = spark.sparkContext().longAccumulator("nanos_" + phaseNames[i]);
-            HeadTask task = new HeadTask(new Params(p.checkpoint(), p.concepts(), p.vocab(), p.imageMean(), p.layers(), p.heads(),
-                    p.side(), rank, p.method(), p.lambda(), p.k(), model, p.out(), p.overwrite(), p.resume(), p.batchRows()),
-                    new SerializableConf(conf), model, dictLabel, dictB, jointB, counter, nanos);
-
-            int slots = Math.max(1, spark.sparkContext().defaultParallelism()
-                    / Math.max(1, spark.sparkContext().getConf().getInt("spark.task.cpus", 1)));
-            // Each wave is one Spark job writing one resumable chunk (about a second of overhead): at most
-            // ~8 waves, each at least 4 batches per task slot.
-            int wave = Math.max(4 * slots, (batches.size() + 7) / 8);
-            try (Progress progress = new Progress("sith decompose", "heads", total, total - missing.size(), counter)) {
-                for (int start = 0, w = chunks.size(); start < batches.size(); start += wave, w++) {
-                    List<HeadBatch> slice = batches.subList(start, Math.min(batches.size(), start + wave));
-                    JavaRDD<Row> rows = jsc.parallelize(slice, slice.size()).mapPartitions(task);
-                    String chunk = new Path(work, String.format(Locale.ROOT, "chunk-%05d-%s", w, java.util.UUID.randomUUID().toString().substring(0, 8))).toString();
-                    spark.createDataFrame(rows, Schemas.DECOMPOSED).write().parquet(chunk);
-                    chunks.add(chunk);
-                    chunksWritten = true;
-                    injectFailure(w + 1 - resumedChunks);
-                }
-                progress.succeeded();
-            }
-            record.phase("explain");
-            java.util.Map<String, Double> taskTimes = new java.util.LinkedHashMap<>();
-            for (int i = 0; i < nanos.length; i++) taskTimes.put(phaseNames[i], Math.round(nanos[i].value() / 1e6) / 1e3);
-            record.result("task_time_s", taskTimes);
-
-            Dataset<Row> fresh = spark.read().schema(Schemas.DECOMPOSED).parquet(chunks.toArray(new String[0]));
-            Dataset<Row> expl = fresh.select(Schemas.explanationColumns());
-            Dataset<Row> sv = fresh.select(Schemas.singularVectorColumns());
-            if (existingFinal) {
-                expl = expl.unionByName(spark.read().parquet(dir.existing("explanations")).select(Schemas.explanationColumns()));
-                sv = sv.unionByName(spark.read().parquet(dir.existing("singular_vectors")).select(col("model"), col("layer"), col("head"),
-                        col("sv"), col("side"), col("sigma"), col("vector"), col("joint")));
-            }
-            writeExplanations(expl, dir.staged("explanations"), layers.length);
-            sv.repartition(1).sortWithinPartitions("layer", "head", "sv").write().parquet(dir.staged("singular_vectors"));
-            long vectors = (long) total * rank;
-            record.result("heads", total).result("heads_computed", missing.size()).result("vectors", vectors)
-                    .result("heads_resumed", total - missing.size()).result("chunks_resumed", resumedChunks)
-                    .result("chunks_written", chunks.size() - resumedChunks);
-            record.phase("write");
-            dir.commit(record.toJson());
-            dir.deleteWork(NAME);
-            return new Result(total, missing.size(), vectors, dir.root().toString());
-        } catch (Throwable e) { // Spark throws undeclared checked exceptions (SparkException) too
-            boolean input = UserInputException.find(e) != null;
-            boolean keep = chunksWritten && !input;
-            waitForIdle(spark);
-            dir.abort(NAME, keep);
-            if (keep) System.err.println("sith decompose: finished work kept under " + dir.work(NAME) + "; rerun with --resume to complete it");
-            throw e;
-        }
-    }
-
-    /**
-     * After a failed job, Spark may still be running (or killing) the failed stage's other tasks, which
-     * would write into the output folder after it was cleaned. Wait until no task runs (bounded).
-     */
-    static void waitForIdle(SparkSession spark) {
-        var tracker = spark.sparkContext().statusTracker();
-        long deadline = System.nanoTime() + 30_000_000_000L;
-        while (System.nanoTime() < deadline) {
-            int running = 0;
-            for (var e : tracker.getExecutorInfos()) running += e.numRunningTasks();
-            if (running == 0 && tracker.getActiveStageIds().length == 0) return;
-            try {
-                Thread.sleep(100);
-            } catch (InterruptedException ie) {
-                Thread.currentThread().interrupt();
-                return;
-            }
-        }
-    }
-
-    static void closeQuietly(ClipCheckpoint ck) {
-        try {
-            ck.tensors().close();
+    /** The checks that need the checkpoint's header but no Spark: layers and rank against the model. */
+    public static void preflight(Config c, org.apache.hadoop.conf.Configuration conf) {
+        Paths.mustExist("checkpoint", c.checkpoint(), conf);
+        try (ClipCheckpoint ck = ClipCheckpoint.open(c.checkpoint(), conf, c.heads().heads())) {
+            c.heads().resolve(ck);
         } catch (java.io.IOException e) {
-            // read-only handle: nothing was written that a failed close could lose
+            throw new java.io.UncheckedIOException(e);
         }
+    }
+
+    public static Result run(SparkSession spark, Config c) {
+        preflight(c, spark.sparkContext().hadoopConfiguration());
+        return JobRun.run(spark, NAME, c.out(), OUTPUTS, c, run -> decompose(run, c));
+    }
+
+    private static Result decompose(JobRun run, Config c) {
+        SparkSession spark = run.spark();
+        HeadSelection.Resolved sel;
+        JointSpace joint;
+        try (ClipCheckpoint ck = ClipCheckpoint.open(c.checkpoint(), run.hadoopConf(), c.heads().heads())) {
+            sel = c.heads().resolve(ck);
+            double[] mean = c.imageMean() == null ? null : ImageMeans.read(spark, c.imageMean(), ck.projDim());
+            joint = JointSpace.of(ck, mean);
+            run.record().param("model", ModelName.of(c.checkpoint(), c.modelName())).param("layers", sel.layers()).param("heads", sel.heads())
+                    .param("head_dim", sel.headDim()).param("width", ck.width()).param("p", ck.projDim())
+                    .param("layout", ck.layout().name().toLowerCase(Locale.ROOT)).param("side", c.heads().side().label()).param("rank", sel.rank());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        CodingContext coding = CodingContext.prepare(run, c.concepts(), joint.dim(), c.coding());
+        String model = ModelName.of(c.checkpoint(), c.modelName());
+        run.phase("prepare");
+
+        RunRecord record = run.record();
+        record.input("checkpoint", c.checkpoint(), run.hadoopConf());
+        coding.record(run, c.imageMean());
+        String key = parameterKey(record);
+        record.param("parameter_key", key);
+        run.phase("fingerprint");
+
+        // --resume: the heads already in the outputs and in finished chunks of a run that died
+        Path work = new Path(run.work(), key);
+        Set<HeadId> done = new TreeSet<>();
+        List<String> chunks = new ArrayList<>();
+        boolean existingFinal = run.target().resume() && run.exists("explanations");
+        if (run.target().resume()) {
+            if (existingFinal) done.addAll(existingHeads(run, key));
+            for (FileStatus st : run.list(work)) {
+                Path chunk = st.getPath();
+                if (run.list(chunk).length > 0 && run.exists(new Path(chunk, "_SUCCESS"))) chunks.add(chunk.toString());
+            }
+            if (!chunks.isEmpty()) done.addAll(headIds(spark.read().schema(Schemas.DECOMPOSED).parquet(chunks.toArray(new String[0]))));
+        } else {
+            run.deleteWork();
+        }
+        List<HeadId> missing = new ArrayList<>();
+        for (HeadId h : sel.all()) if (!done.contains(h)) missing.add(h);
+        int resumedChunks = chunks.size();
+        int total = sel.count();
+        if (run.target().resume()) System.err.printf("sith decompose: resuming, %d of %d heads already done%n", total - missing.size(), total);
+        int headsPerBatch = Math.max(1, (c.coding().batchRows() + sel.rank() - 1) / sel.rank());
+        List<HeadBatch> batches = HeadBatch.of(missing, headsPerBatch);
+
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        Broadcast<JointSpace> jointB = jsc.broadcast(joint);
+        HeadTask.Counters counters = counters(spark);
+        HeadTask task = new HeadTask(new HeadTask.Settings(c.checkpoint(), c.heads().heads(), c.heads().side(), sel.rank(), model),
+                new SerializableConf(run.hadoopConf()), coding, jointB, counters);
+        int slots = Math.max(1, spark.sparkContext().defaultParallelism() / Math.max(1, spark.sparkContext().getConf().getInt("spark.task.cpus", 1)));
+        // Each wave is one Spark job writing one resumable chunk (about a second of overhead): at most
+        // ~8 waves, each at least 4 batches per task slot.
+        int wave = Math.max(4 * slots, (batches.size() + 7) / 8);
+        try (Progress progress = new Progress("sith decompose", "heads", total, total - missing.size(), counters.heads())) {
+            for (int start = 0, w = chunks.size(); start < batches.size(); start += wave, w++) {
+                List<HeadBatch> slice = batches.subList(start, Math.min(batches.size(), start + wave));
+                JavaRDD<Row> rows = jsc.parallelize(slice, slice.size()).mapPartitions(task);
+                String chunk = new Path(work, String.format(Locale.ROOT, "chunk-%05d-%s", w, UUID.randomUUID().toString().substring(0, 8))).toString();
+                spark.createDataFrame(rows, Schemas.DECOMPOSED).write().parquet(chunk);
+                chunks.add(chunk);
+                run.keepWorkOnFailure();
+                injectFailure(w + 1 - resumedChunks);
+            }
+            progress.succeeded();
+        }
+        run.phase("explain");
+        Map<String, Double> taskTimes = new LinkedHashMap<>();
+        for (int i = 0; i < HeadTask.Counters.PHASES.length; i++) {
+            taskTimes.put(HeadTask.Counters.PHASES[i], Math.round(counters.nanos()[i].value() / 1e6) / 1e3);
+        }
+        record.result("task_time_s", taskTimes);
+        long products = counters.products().value();
+        record.result("coding_products", products).result("rows_per_product", products == 0 ? null : (double) counters.productRows().value() / products);
+
+        Dataset<Row> fresh = spark.read().schema(Schemas.DECOMPOSED).parquet(chunks.toArray(new String[0]));
+        Dataset<Row> expl = fresh.select(Schemas.explanationColumns());
+        Dataset<Row> sv = fresh.select(Schemas.singularVectorColumns());
+        if (existingFinal) {
+            expl = expl.unionByName(spark.read().parquet(run.existing("explanations")).select(Schemas.explanationColumns()));
+            sv = sv.unionByName(spark.read().parquet(run.existing("singular_vectors")).select(col("model"), col("layer"), col("head"),
+                    col("sv"), col("side"), col("sigma"), col("vector"), col("joint")));
+        }
+        Schemas.writeExplanations(expl, run.staged("explanations"), sel.layers().length);
+        sv.repartition(1).sortWithinPartitions("layer", "head", "sv").write().parquet(run.staged("singular_vectors"));
+        long vectors = (long) total * sel.rank();
+        record.result("heads", total).result("heads_computed", missing.size()).result("vectors", vectors)
+                .result("heads_resumed", total - missing.size()).result("chunks_resumed", resumedChunks)
+                .result("chunks_written", chunks.size() - resumedChunks);
+        run.phase("write");
+        run.commit();
+        run.deleteWork();
+        return new Result(total, missing.size(), vectors, run.root().toString());
+    }
+
+    static HeadTask.Counters counters(SparkSession spark) {
+        LongAccumulator[] nanos = new LongAccumulator[HeadTask.Counters.PHASES.length];
+        for (int i = 0; i < nanos.length; i++) nanos[i] = spark.sparkContext().longAccumulator("nanos_" + HeadTask.Counters.PHASES[i]);
+        return new HeadTask.Counters(spark.sparkContext().longAccumulator("heads"), nanos, spark.sparkContext().longAccumulator("products"),
+                spark.sparkContext().longAccumulator("product_rows"));
     }
 
     /**
@@ -222,66 +205,42 @@ public final class DecomposeJob {
         }
     }
 
-    /** One file per layer folder, rows sorted: identical inputs give byte-identical files. */
-    static void writeExplanations(Dataset<Row> expl, String path, int nLayers) {
-        expl.repartition(Math.max(1, nLayers), col("layer")).sortWithinPartitions("layer", "head", "sv", "vector")
-                .write().partitionBy("layer").parquet(path);
+    static Set<HeadId> headIds(Dataset<Row> df) {
+        Set<HeadId> s = new TreeSet<>();
+        for (Row r : df.select("layer", "head").distinct().collectAsList()) s.add(new HeadId(r.getInt(0), r.getInt(1)));
+        return s;
     }
 
-    static List<HeadBatch> batches(List<long[]> heads, int perBatch) {
-        List<HeadBatch> out = new ArrayList<>();
-        for (int i = 0; i < heads.size(); i += perBatch) {
-            int n = Math.min(perBatch, heads.size() - i);
-            int[] l = new int[n];
-            int[] h = new int[n];
-            for (int j = 0; j < n; j++) {
-                l[j] = (int) heads.get(i + j)[0];
-                h[j] = (int) heads.get(i + j)[1];
+    /** The heads of the outputs an earlier run committed, when that run's parameters were these. */
+    private static Set<HeadId> existingHeads(JobRun run, String key) {
+        Path record = new Path(run.existing("explanations"), "_run.json");
+        String theirs = null;
+        if (run.exists(record)) {
+            try {
+                JsonNode k = new ObjectMapper().readTree(run.readText(record)).at("/parameters/parameter_key");
+                theirs = k.isTextual() ? k.asText() : null;
+            } catch (java.io.IOException e) {
+                theirs = null; // not a run record of ours: refused below
             }
-            out.add(new HeadBatch(l, h));
         }
-        return out;
-    }
-
-    static long headKey(long layer, long head) {
-        return layer * 100_000L + head;
-    }
-
-    static Set<Long> headKeys(Dataset<Row> df) {
-        Set<Long> s = new TreeSet<>();
-        for (Row r : df.select("layer", "head").distinct().collectAsList()) s.add(headKey(r.getInt(0), r.getInt(1)));
+        if (!key.equals(theirs)) {
+            throw new UserInputException("--resume: " + run.existing("explanations") + " was made from other inputs or parameters (its _run.json "
+                    + (theirs == null ? "has no parameter_key" : "parameter_key " + theirs + " differs from " + key) + "); use --overwrite to replace it");
+        }
+        Set<HeadId> s = headIds(run.spark().read().parquet(run.existing("explanations")));
+        s.retainAll(headIds(run.spark().read().parquet(run.existing("singular_vectors"))));
         return s;
     }
 
-    private static Set<Long> existingHeads(SparkSession spark, OutputDir dir, String key) {
-        Path run = new Path(dir.existing("explanations"), "_run.json");
-        if (!dirHas(dir, run) || !dir.readText(run).contains("\"parameter_key\" : \"" + key + "\"")) {
-            throw new UserInputException("--resume: " + dir.existing("explanations")
-                    + " was made from other inputs or parameters (its _run.json parameter_key differs); use --overwrite to replace it");
-        }
-        Set<Long> s = headKeys(spark.read().parquet(dir.existing("explanations")));
-        Set<Long> sv = headKeys(spark.read().parquet(dir.existing("singular_vectors")));
-        s.retainAll(sv);
-        return s;
-    }
-
-    private static boolean dirHas(OutputDir dir, Path p) {
-        try {
-            return dir.fs().exists(p);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-    }
-
-    /** Everything that decides the numbers: inputs' content and the parameters. */
-    static String paramKey(RunRecord r) {
+    /** Everything that decides the numbers: inputs' content and the parameters (not the layer selection or batch size). */
+    static String parameterKey(RunRecord r) {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
             StringBuilder b = new StringBuilder();
             for (String role : new String[] {"checkpoint", "dictionary", "image_mean"}) b.append(role).append('=').append(r.inputSha(role)).append(';');
             for (var e : r.params().entrySet()) {
                 // The layer selection and batch size do not change any head's numbers: --resume may extend the layers.
-                if (e.getKey().equals("batch_rows") || e.getKey().equals("layers")) continue;
+                if (e.getKey().equals("batch_rows") || e.getKey().equals("layers") || e.getKey().equals("parameter_key")) continue;
                 Object v = e.getValue();
                 b.append(e.getKey()).append('=').append(v instanceof int[] a ? java.util.Arrays.toString(a) : String.valueOf(v)).append(';');
             }
@@ -289,21 +248,5 @@ public final class DecomposeJob {
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    /** The checkpoint's file name, or its folder's when the file name is a generic one. */
-    static String modelName(String checkpoint) {
-        Path path = new Path(checkpoint);
-        String name = path.getName().replaceAll("\\.safetensors$", "");
-        Set<String> generic = Set.of("model", "pytorch_model", "open_clip_model", "open_clip_pytorch_model", "weights");
-        if (generic.contains(name) && path.getParent() != null && !path.getParent().getName().isEmpty()) {
-            return path.getParent().getName();
-        }
-        return name;
-    }
-
-    static String dictionaryLabel(String concepts, ConceptDictionary dict) {
-        String name = new Path(concepts).getName().replaceAll("\\.npy$", "");
-        return name + "@" + dict.fingerprint().substring(0, 12);
     }
 }

@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.SortedMap;
 import java.util.TreeMap;
 
 import org.apache.hadoop.conf.Configuration;
@@ -22,18 +23,34 @@ import org.apache.spark.sql.SparkSession;
 import org.sith.UserInputException;
 import org.sith.checkpoint.CheckpointPatch;
 import org.sith.checkpoint.ClipCheckpoint;
-import org.sith.heads.HeadBasis;
-import org.sith.heads.HeadEdit;
-import org.sith.heads.VoFactors;
+import org.sith.checkpoint.ClipText;
+import org.sith.concepts.ConceptDictionary;
+import org.sith.heads.BlockEdit;
+import org.sith.heads.Relevance;
+import org.sith.heads.VectorEdit;
+import org.sith.heads.VectorId;
+import org.sith.inputs.Concepts;
+import org.sith.inputs.ConceptsInput;
+import org.sith.inputs.EditTable;
+import org.sith.inputs.Explanations;
+import org.sith.inputs.Paths;
+import org.sith.inputs.QueryTexts;
+import org.sith.inputs.Tokenizers;
 import org.sith.io.Fs;
-import org.sith.io.TextLines;
-import org.sith.linalg.Vec;
+import org.sith.model.ClipTokenizer;
+import org.sith.model.TextTower;
+import org.sith.model.Workspace;
+import org.sith.run.JobRun;
+import org.sith.run.ModelName;
+import org.sith.run.OutputTarget;
+import org.sith.run.RunRecord;
+import org.sith.run.Schemas;
 
 /**
- * `edit` by table: scale factors α per (layer, head, sv) applied as SPEC §8 says, exported as a
- * checkpoint in the input's own layout, names and dtypes (only the edited blocks' out_proj weight
- * and bias change; every other byte is copied), beside copies of its config and tokenizer files,
- * plus {@code edits/} recording each edit with the explanation that justified it when given.
+ * `edit`: scale factors α per (layer, head, sv), from a table or selected by a concept query (SPEC §8), applied
+ * and exported as a checkpoint in the input's own layout, names and dtypes (only the edited blocks' out_proj
+ * weight and bias change; every other byte is copied), beside copies of its config and tokenizer files, plus
+ * {@code edits/} recording each edit, in (layer, head, sv) order, with the explanation behind it when known.
  */
 public final class EditJob {
     public static final String NAME = "edit";
@@ -43,214 +60,184 @@ public final class EditJob {
             "bpe_simple_vocab_16e6.txt.gz");
 
     /**
-     * Either {@code edits} (a table) or {@code query} (texts, or a file of them, one a line) with
-     * {@code explanations} and {@code concepts}: suppress vectors whose relevance reaches
-     * {@code threshold}, or with {@code amplify} scale every explained vector by max(α_min, R + β).
+     * A concept query (SPEC §8): {@code texts} (a text, or a file of them one a line) embedded with the checkpoint's
+     * text tower; suppress vectors whose relevance reaches {@code threshold}, or with {@code amplify} scale every
+     * explained vector by max(α_min, R + β).
      */
-    public record Params(String checkpoint, String edits, String explanations, Integer heads, String modelName, String out,
-                         boolean overwrite, String query, String concepts, String vocab, String bpe, Double threshold,
-                         boolean amplify, double alphaMin, double beta) implements Serializable {
-        public Params(String checkpoint, String edits, String explanations, Integer heads, String modelName, String out, boolean overwrite) {
-            this(checkpoint, edits, explanations, heads, modelName, out, overwrite, null, null, null, null, null, false, 0.8, 0.3);
+    public record Query(String texts, ConceptsInput concepts, String bpe, Double threshold, boolean amplify, double alphaMin, double beta)
+            implements Serializable, RunRecord.Recordable {
+        public static final double DEFAULT_ALPHA_MIN = 0.8;
+        public static final double DEFAULT_BETA = 0.3;
+
+        public Query {
+            if (texts == null || texts.isBlank()) throw new UserInputException("--query is empty");
+            if (concepts == null) throw new UserInputException("--query needs --concepts (the embeddings of the explanations' concepts)");
+            if (!amplify && threshold == null) throw new UserInputException("--query needs --threshold τ (suppress R ≥ τ) or --amplify");
+            if (amplify && threshold != null) throw new UserInputException("--threshold and --amplify exclude each other");
+        }
+
+        String selection() {
+            return amplify ? "query-amplify" : "query-suppress";
+        }
+
+        @Override
+        public void recordOptions(Map<String, Object> o) {
+            o.put("query", texts);
+            concepts.recordOptions(o);
+            o.put("bpe", bpe);
+            o.put("threshold", threshold);
+            o.put("amplify", amplify);
+            o.put("alpha-min", alphaMin);
+            o.put("beta", beta);
+        }
+    }
+
+    /** Exactly one of {@code edits} (a table) and {@code query}; a query needs {@code explanations}. */
+    public record Config(String checkpoint, String edits, Query query, String explanations, Integer heads, String modelName, OutputTarget out)
+            implements Serializable {
+        public Config {
+            if (checkpoint == null) throw new UserInputException("edit needs --checkpoint");
+            if ((edits == null) == (query == null)) throw new UserInputException("give either --edits (a table) or --query (concept texts)");
+            if (query != null && explanations == null) throw new UserInputException("--query needs --explanations (what each vector means)");
+            if (heads != null && heads < 1) throw new UserInputException("--heads " + heads + " must be at least 1");
+            if (out == null) throw new UserInputException("edit needs --out");
+        }
+
+        String selection() {
+            return query == null ? "table" : query.selection();
         }
     }
 
     public record Result(String checkpoint, int edits, int blocks) {}
 
-    /** One requested edit; relevance is null for a table edit. */
-    record Edit(int layer, int head, int sv, double alpha, Double relevance) implements Serializable {
-        Edit(int layer, int head, int sv, double alpha) {
-            this(layer, head, sv, alpha, null);
-        }
-    }
-
     private EditJob() {}
 
-    public static Result run(SparkSession spark, Params p) {
+    public static Result run(SparkSession spark, Config c) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
-        Inputs.mustExist("checkpoint", p.checkpoint(), conf);
-        if ((p.edits() == null) == (p.query() == null)) throw new UserInputException("give either --edits (a table) or --query (concept texts)");
-        if (p.edits() != null) Inputs.mustExist("edits", p.edits(), conf);
-        if (p.query() != null) {
-            if (p.explanations() == null || p.concepts() == null) {
-                throw new UserInputException("--query needs --explanations (what each vector means) and --concepts (their embeddings)");
-            }
-            if (!p.amplify() && p.threshold() == null) throw new UserInputException("--query needs --threshold τ (suppress R ≥ τ) or --amplify");
-        }
-        if (p.explanations() != null) Inputs.mustExist("explanations", p.explanations(), conf);
-        Path source = Fs.path(p.checkpoint());
+        Paths.mustExist("checkpoint", c.checkpoint(), conf);
+        Path source = Fs.path(c.checkpoint());
         String fileName = source.getName();
-        Path outRoot = Fs.path(p.out());
-        FileSystem fs = Fs.fs(source, conf);
+        Path outRoot = Fs.path(c.out().folder());
         // Fs.path gives folders a trailing slash; compare without it
-        String inDir = fs.makeQualified(source.getParent()).toString().replaceAll("/+$", "");
+        String inDir = Fs.fs(source, conf).makeQualified(source.getParent()).toString().replaceAll("/+$", "");
         String outDir = Fs.fs(outRoot, conf).makeQualified(outRoot).toString().replaceAll("/+$", "");
         if (inDir.equals(outDir)) {
-            throw new UserInputException("--out " + p.out() + " is the checkpoint's own folder: the edited " + fileName
+            throw new UserInputException("--out " + c.out().folder() + " is the checkpoint's own folder: the edited " + fileName
                     + " would replace the input; choose another --out");
         }
         List<String> sidecars = new ArrayList<>();
         for (String s : SIDECARS) if (Fs.exists(new Path(source.getParent(), s).toString(), conf)) sidecars.add(s);
         List<String> outputs = new ArrayList<>(List.of(fileName, "edits"));
         outputs.addAll(sidecars);
-        OutputDir dir = OutputDir.prepare(p.out(), outputs, p.overwrite(), false, false, conf);
-        RunRecord record = new RunRecord(NAME, spark).options(p);
-        try (ClipCheckpoint ck = ClipCheckpoint.open(p.checkpoint(), conf, p.heads())) {
-            Map<String, Row> explained = p.explanations() == null ? Map.of() : explanations(spark, p.explanations());
-            List<Edit> edits = p.edits() != null ? readEdits(spark, p.edits(), ck) : QueryEdits.select(spark, p, ck, explained);
-            String model = p.modelName() != null ? p.modelName() : fileName;
-            record.input("checkpoint", p.checkpoint(), conf);
-            if (p.edits() != null) record.input("edits", p.edits(), conf);
-            if (p.explanations() != null) record.input("explanations", p.explanations(), conf);
-            if (p.concepts() != null) record.input("concepts", p.concepts(), conf);
-            record.param("model", model).param("selection", p.edits() != null ? "table" : p.amplify() ? "query-amplify" : "query-suppress");
-            if (p.query() != null) {
-                record.param("query", p.query()).param("threshold", p.threshold()).param("alpha_min", p.alphaMin()).param("beta", p.beta());
+        return JobRun.run(spark, NAME, c.out(), outputs, c, run -> edit(run, c, source, sidecars));
+    }
+
+    private static Result edit(JobRun run, Config c, Path source, List<String> sidecars) throws IOException {
+        SparkSession spark = run.spark();
+        Configuration conf = run.hadoopConf();
+        String fileName = source.getName();
+        try (ClipCheckpoint ck = ClipCheckpoint.open(c.checkpoint(), conf, c.heads())) {
+            SortedMap<VectorId, Explanations.Explained> explained = c.explanations() == null ? new TreeMap<>() : Explanations.read(spark, c.explanations());
+            for (VectorId v : explained.keySet()) {
+                if (v.layer() >= ck.layers() || v.head() >= ck.heads() || v.sv() >= ck.headDim()) {
+                    throw new UserInputException("--explanations " + c.explanations() + " has " + v + ", outside checkpoint " + c.checkpoint());
+                }
+            }
+            List<VectorEdit> edits = c.edits() != null ? EditTable.read(spark, c.edits(), ck) : select(spark, c, ck, explained);
+            edits = new ArrayList<>(edits);
+            edits.sort((a, b) -> a.id().compareTo(b.id()));
+            String model = ModelName.of(c.checkpoint(), c.modelName());
+            RunRecord record = run.record();
+            record.input("checkpoint", c.checkpoint(), conf);
+            if (c.edits() != null) record.input("edits", c.edits(), conf);
+            if (c.explanations() != null) record.input("explanations", c.explanations(), conf);
+            if (c.query() != null) record.input("concepts", c.query().concepts().concepts(), conf);
+            record.param("model", model).param("selection", c.selection());
+            if (c.query() != null) {
+                record.param("query", c.query().texts()).param("threshold", c.query().threshold()).param("alpha_min", c.query().alphaMin())
+                        .param("beta", c.query().beta());
             }
 
             // per layer, per head: sv → α
             TreeMap<Integer, TreeMap<Integer, Map<Integer, Double>>> byLayer = new TreeMap<>();
-            for (Edit e : edits) byLayer.computeIfAbsent(e.layer(), k -> new TreeMap<>()).computeIfAbsent(e.head(), k -> new HashMap<>()).put(e.sv(), e.alpha());
-            Map<String, float[]> replaced = new LinkedHashMap<>();
-            Map<String, Double> sigmas = new HashMap<>();
-            int d = ck.width();
-            int dh = ck.headDim();
-            for (var layer : byLayer.entrySet()) {
-                int l = layer.getKey();
-                float[] value = ck.valueWeight(l);
-                float[] valueBias = ck.valueBias(l);
-                float[] ln1Bias = ck.ln1Bias(l);
-                float[] gamma = ck.ln1Weight(l);
-                float[] outW = ck.outWeight(l);
-                float[] outB = ck.outBias(l);
-                double[] newW = new double[outW.length];
-                for (int i = 0; i < outW.length; i++) newW[i] = outW[i];
-                double[] newB = new double[outB.length];
-                for (int i = 0; i < outB.length; i++) newB[i] = outB[i];
-                for (var head : layer.getValue().entrySet()) {
-                    int h = head.getKey();
-                    VoFactors f = VoFactors.of(l, h, d, dh, value, outW, gamma, true);
-                    HeadBasis b = HeadBasis.compute(f, dh);
-                    for (int sv : head.getValue().keySet()) sigmas.put(l + "/" + h + "/" + sv, b.sigma()[sv]);
-                    double[] delta = HeadEdit.outDelta(f, b, head.getValue());
-                    double[] bv = HeadEdit.foldedValueBias(h, d, dh, value, valueBias, ln1Bias);
-                    for (int o = 0; o < d; o++) {
-                        double shift = 0;
-                        for (int i = 0; i < dh; i++) {
-                            newW[o * d + h * dh + i] -= delta[o * dh + i];
-                            shift += delta[o * dh + i] * bv[i];
-                        }
-                        newB[o] += shift;
-                    }
-                }
-                replaced.put(ck.outWeightName(l), Vec.toFloat(newW));
-                replaced.put(ck.outBiasName(l), Vec.toFloat(newB));
+            for (VectorEdit e : edits) {
+                byLayer.computeIfAbsent(e.id().layer(), k -> new TreeMap<>()).computeIfAbsent(e.id().head(), k -> new HashMap<>()).put(e.id().sv(), e.alpha());
             }
-            CheckpointPatch.write(ck.tensors(), replaced, dir.staged(fileName), conf);
-            for (String s : sidecars) copy(new Path(source.getParent(), s), Fs.path(dir.staged(s)), conf);
+            Map<String, float[]> replaced = new LinkedHashMap<>();
+            Map<VectorId, Double> sigmas = new HashMap<>();
+            for (var layer : byLayer.entrySet()) {
+                BlockEdit.Result r = BlockEdit.apply(ck, layer.getKey(), layer.getValue());
+                replaced.put(ck.outWeightName(layer.getKey()), r.outWeight());
+                replaced.put(ck.outBiasName(layer.getKey()), r.outBias());
+                sigmas.putAll(r.sigma());
+            }
+            CheckpointPatch.write(ck.tensors(), replaced, run.staged(fileName), conf);
+            for (String s : sidecars) copy(new Path(source.getParent(), s), Fs.path(run.staged(s)), conf);
 
             List<Row> rows = new ArrayList<>();
-            for (Edit e : edits) {
-                Row x = explained.get(e.layer() + "/" + e.head() + "/" + e.sv());
-                rows.add(RowFactory.create(model, e.layer(), e.head(), e.sv(), e.alpha(), sigmas.get(e.layer() + "/" + e.head() + "/" + e.sv()),
-                        p.edits() != null ? "table" : p.amplify() ? "query-amplify" : "query-suppress", e.relevance(),
-                        x == null ? null : x.get(0)));
+            for (VectorEdit e : edits) {
+                Explanations.Explained x = explained.get(e.id());
+                rows.add(RowFactory.create(model, e.id().layer(), e.id().head(), e.id().sv(), e.alpha(), sigmas.get(e.id()), c.selection(),
+                        e.relevance(), x == null ? null : scala.jdk.javaapi.CollectionConverters.asScala(x.concepts())));
             }
-            spark.createDataFrame(rows, Schemas.EDITS).coalesce(1).write().parquet(dir.staged("edits"));
-            record.result("edits", edits.size()).result("blocks", byLayer.size()).result("checkpoint", new Path(outRoot, fileName).toString());
-            record.phase("edit");
-            dir.commit(record.toJson());
-            return new Result(new Path(outRoot, fileName).toString(), edits.size(), byLayer.size());
+            spark.createDataFrame(rows, Schemas.EDITS).coalesce(1).write().parquet(run.staged("edits"));
+            String written = new Path(run.root(), fileName).toString();
+            record.result("edits", edits.size()).result("blocks", byLayer.size()).result("checkpoint", written);
+            run.phase("edit");
+            run.commit();
+            return new Result(written, edits.size(), byLayer.size());
+        }
+    }
+
+    /** The edits a concept query selects: the relevance of every explained vector to the query texts (SPEC §8). */
+    private static List<VectorEdit> select(SparkSession spark, Config c, ClipCheckpoint ck, SortedMap<VectorId, Explanations.Explained> explained) {
+        Query q = c.query();
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
+        float[][] queries = embed(c, conf, QueryTexts.read(q.texts(), conf), ck.projDim());
+        ConceptDictionary dict = Concepts.read(spark, q.concepts(), ck.projDim());
+        Map<Integer, Integer> rowOfId = new HashMap<>();
+        for (int r = 0; r < dict.size(); r++) rowOfId.put(dict.id(r), r);
+        TreeMap<VectorId, Relevance.Explained> vectors = new TreeMap<>();
+        for (var e : explained.entrySet()) {
+            List<Row> cs = e.getValue().concepts();
+            double[] w = new double[cs.size()];
+            float[][] emb = new float[cs.size()][];
+            for (int k = 0; k < cs.size(); k++) {
+                Integer row = rowOfId.get(cs.get(k).getInt(0));
+                if (row == null) {
+                    throw new UserInputException("--explanations uses concept id " + cs.get(k).getInt(0) + " ('" + cs.get(k).getString(1)
+                            + "'), which --concepts " + q.concepts().concepts() + " does not have: they belong to different dictionaries");
+                }
+                w[k] = ((Number) cs.get(k).get(2)).doubleValue();
+                emb[k] = dict.rawEmbedding(row);
+            }
+            vectors.put(e.getKey(), new Relevance.Explained(w, emb));
+        }
+        Relevance.Selection s = Relevance.select(vectors, queries, q.threshold(), q.amplify(), q.alphaMin(), q.beta());
+        if (s.edits().isEmpty()) {
+            throw new UserInputException(String.format(Locale.ROOT, "no explained vector reaches relevance --threshold %s for the query (the largest is %.4f)",
+                    q.threshold(), s.maxRelevance()));
+        }
+        return s.edits();
+    }
+
+    private static float[][] embed(Config c, Configuration conf, List<String> texts, int projDim) {
+        ClipTokenizer tok = Tokenizers.of(c.query().bpe(), c.checkpoint(), conf);
+        try (ClipText t = ClipText.open(c.checkpoint(), conf, null, null)) {
+            TextTower tower = TextTower.load(t);
+            if (tower.projDim() != projDim) throw new UserInputException("checkpoint " + c.checkpoint() + ": text and image projections differ in width");
+            List<int[]> seqs = new ArrayList<>();
+            for (String s : texts) seqs.add(tok.encode(s, tower.contextLength()));
+            return tower.embed(seqs, 512, new Workspace());
         } catch (IOException e) {
-            dir.abort(NAME, false);
             throw new UncheckedIOException(e);
-        } catch (Throwable e) {
-            dir.abort(NAME, false);
-            throw e;
         }
     }
 
     private static void copy(Path from, Path to, Configuration conf) throws IOException {
-        try (InputStream in = Fs.fs(from, conf).open(from); OutputStream out = Fs.fs(to, conf).create(to, true)) {
+        FileSystem fs = Fs.fs(from, conf);
+        try (InputStream in = fs.open(from); OutputStream out = Fs.fs(to, conf).create(to, true)) {
             in.transferTo(out);
         }
-    }
-
-    /** The edits table: CSV with a header naming layer, head, sv, alpha (any order), or Parquet with those columns. */
-    static List<Edit> readEdits(SparkSession spark, String path, ClipCheckpoint ck) {
-        List<Edit> out = new ArrayList<>();
-        String label = "--edits " + path;
-        if (path.toLowerCase(Locale.ROOT).endsWith(".csv")) {
-            String[] lines = TextLines.read(path, spark.sparkContext().hadoopConfiguration(), label);
-            String[] header = lines[0].split(",", -1);
-            Map<String, Integer> col = new HashMap<>();
-            for (int i = 0; i < header.length; i++) col.put(header[i].strip().toLowerCase(Locale.ROOT), i);
-            for (String c : List.of("layer", "head", "sv", "alpha")) {
-                if (!col.containsKey(c)) throw new UserInputException(label + ": the header has no '" + c + "' column (need layer,head,sv,alpha)");
-            }
-            for (int r = 1; r < lines.length; r++) {
-                if (lines[r].isBlank()) continue;
-                String[] f = lines[r].split(",", -1);
-                String where = label + " line " + (r + 1);
-                if (f.length != header.length) throw new UserInputException(where + ": " + f.length + " fields, the header has " + header.length);
-                out.add(new Edit(intField(f[col.get("layer")], where, "layer"), intField(f[col.get("head")], where, "head"),
-                        intField(f[col.get("sv")], where, "sv"), doubleField(f[col.get("alpha")], where)));
-            }
-        } else {
-            List<Row> rows;
-            try {
-                rows = spark.read().parquet(path).selectExpr("cast(layer as int)", "cast(head as int)", "cast(sv as int)", "cast(alpha as double)")
-                        .collectAsList();
-            } catch (Exception e) {
-                throw new UserInputException(label + ": not a CSV (.csv) or a Parquet table with layer, head, sv, alpha (" + Inputs.firstLine(e) + ")");
-            }
-            for (int r = 0; r < rows.size(); r++) {
-                Row x = rows.get(r);
-                for (int c = 0; c < 4; c++) if (x.isNullAt(c)) throw new UserInputException(label + ": row " + r + " has a null value");
-                double a = x.getDouble(3);
-                if (!Double.isFinite(a)) throw new UserInputException(label + ": row " + r + ": alpha " + a + " is not finite");
-                out.add(new Edit(x.getInt(0), x.getInt(1), x.getInt(2), a));
-            }
-        }
-        if (out.isEmpty()) throw new UserInputException(label + " lists no edit");
-        Map<String, Integer> seen = new HashMap<>();
-        for (int i = 0; i < out.size(); i++) {
-            Edit e = out.get(i);
-            String key = e.layer() + "/" + e.head() + "/" + e.sv();
-            if (e.layer() < 0 || e.layer() >= ck.layers() || e.head() < 0 || e.head() >= ck.heads() || e.sv() < 0 || e.sv() >= ck.headDim()) {
-                throw new UserInputException(label + ": edit " + (i + 1) + " (layer " + e.layer() + ", head " + e.head() + ", sv " + e.sv()
-                        + ") is outside the checkpoint (" + ck.layers() + " layers, " + ck.heads() + " heads, " + ck.headDim() + " vectors each)");
-            }
-            if (seen.putIfAbsent(key, i) != null) throw new UserInputException(label + ": layer " + e.layer() + " head " + e.head() + " sv " + e.sv() + " is listed twice");
-        }
-        return out;
-    }
-
-    private static int intField(String s, String where, String name) {
-        try {
-            return Integer.parseInt(s.strip());
-        } catch (NumberFormatException e) {
-            throw new UserInputException(where + ": " + name + " '" + s.strip() + "' is not an integer");
-        }
-    }
-
-    private static double doubleField(String s, String where) {
-        try {
-            double v = Double.parseDouble(s.strip());
-            if (!Double.isFinite(v)) throw new NumberFormatException();
-            return v;
-        } catch (NumberFormatException e) {
-            throw new UserInputException(where + ": alpha '" + s.strip() + "' is not a finite number");
-        }
-    }
-
-    /** Each explained vector's concepts, keyed "layer/head/sv". */
-    static Map<String, Row> explanations(SparkSession spark, String path) {
-        Map<String, Row> out = new HashMap<>();
-        for (Row r : spark.read().parquet(path).select("concepts", "layer", "head", "sv").collectAsList()) {
-            if (r.isNullAt(1)) continue;
-            out.put(r.getInt(1) + "/" + r.getInt(2) + "/" + r.getInt(3), r);
-        }
-        return out;
     }
 }

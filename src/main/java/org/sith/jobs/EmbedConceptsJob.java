@@ -1,5 +1,15 @@
 package org.sith.jobs;
 
+import org.sith.inputs.Tokenizers;
+import org.sith.inputs.Paths;
+import org.sith.run.OutputTarget;
+import org.sith.run.JobRun;
+import org.sith.executor.SerializableConf;
+import org.sith.executor.TowerCache;
+import org.sith.run.Schemas;
+import org.sith.run.Progress;
+import org.sith.run.RunRecord;
+import org.sith.run.OutputDir;
 import java.io.IOException;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
@@ -37,8 +47,26 @@ public final class EmbedConceptsJob {
     public static final String NAME = "embed-concepts";
     private static final int LISTED = 5;
 
-    public record Params(String checkpoint, String vocab, String bpe, Integer textHeads, String activation, String out,
-                         boolean overwrite, int conceptsPerTask, int batchTokens) implements Serializable {}
+    public static final List<String> OUTPUTS = List.of("concepts");
+    public static final int DEFAULT_CONCEPTS_PER_TASK = 2048;
+    public static final int DEFAULT_BATCH_TOKENS = 512;
+
+    /** The options of embed-concepts; {@code textHeads} and {@code activation} override the checkpoint's config. */
+    public record Config(String checkpoint, String vocab, String bpe, Integer textHeads, String activation, int conceptsPerTask, int batchTokens,
+                         OutputTarget out) implements Serializable {
+        public Config {
+            if (checkpoint == null) throw new UserInputException("embed-concepts needs --checkpoint");
+            if (vocab == null) throw new UserInputException("embed-concepts needs --vocab");
+            if (textHeads != null && textHeads < 1) throw new UserInputException("--text-heads " + textHeads + " must be at least 1");
+            if (conceptsPerTask < 1) throw new UserInputException("--concepts-per-task " + conceptsPerTask + " must be at least 1");
+            if (batchTokens < 1) throw new UserInputException("--batch-tokens " + batchTokens + " must be at least 1");
+            if (out == null) throw new UserInputException("embed-concepts needs --out");
+        }
+
+        public static Config of(String checkpoint, String vocab, String bpe, OutputTarget out) {
+            return new Config(checkpoint, vocab, bpe, null, null, DEFAULT_CONCEPTS_PER_TASK, DEFAULT_BATCH_TOKENS, out);
+        }
+    }
 
     public record Result(int embedded, int lines, List<String> notes, String out) {}
 
@@ -47,72 +75,69 @@ public final class EmbedConceptsJob {
 
     private EmbedConceptsJob() {}
 
-    public static Result run(SparkSession spark, Params p) {
+    public static Result run(SparkSession spark, Config p) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
-        Inputs.mustExist("checkpoint", p.checkpoint(), conf);
-        Inputs.mustExist("vocab", p.vocab(), conf);
-        if (p.bpe() != null) Inputs.mustExist("bpe", p.bpe(), conf);
-        OutputDir dir = OutputDir.prepare(p.out(), List.of("concepts"), p.overwrite(), false, false, conf);
-        RunRecord record = new RunRecord(NAME, spark).options(p);
-        try {
-            TextShape shape = TextShape.of(p, conf);
-            int heads = shape.heads();
-            String activation = shape.activation();
-            int context = shape.context();
-            int projDim = shape.projDim();
-            int modelVocab = shape.vocab();
-            ClipTokenizer tok = Inputs.tokenizer(p.bpe(), p.checkpoint(), conf);
-            if (tok.vocabSize() > modelVocab) {
-                throw new UserInputException("tokenizer " + tok.source() + " has " + tok.vocabSize()
-                        + " tokens but the checkpoint's token embedding has only " + modelVocab + " rows: they do not belong together");
-            }
-            String[] lines = TextLines.read(p.vocab(), conf, "vocabulary " + p.vocab());
-            Vocabulary v = Vocabulary.tokenize(lines, tok, context);
-            if (v.ids.isEmpty()) throw new UserInputException("vocabulary " + p.vocab() + " has no concepts (only blank lines)");
-            List<String> notes = v.notes(p.vocab(), context);
-            for (String n : notes) System.err.println("sith " + NAME + ": " + n);
+        Paths.mustExist("checkpoint", p.checkpoint(), conf);
+        Paths.mustExist("vocab", p.vocab(), conf);
+        Paths.mustExist("bpe", p.bpe(), conf);
+        return JobRun.run(spark, NAME, p.out(), OUTPUTS, p, run -> embed(run, p));
+    }
 
-            record.input("checkpoint", p.checkpoint(), conf).input("vocab", p.vocab(), conf);
-            record.inputFingerprint("tokenizer", tok.source(), tok.fingerprint(), "sha256 of the ordered merges and token ids (equal fingerprints tokenize alike)");
-            record.param("text_heads", heads).param("activation", activation).param("context_length", context)
-                    .param("concepts_per_task", p.conceptsPerTask()).param("batch_tokens", p.batchTokens());
-            record.phase("tokenize");
-
-            List<Slice> slices = v.slices(p.conceptsPerTask());
-            JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            Broadcast<SerializableConf> confB = jsc.broadcast(new SerializableConf(conf));
-            LongAccumulator counter = spark.sparkContext().longAccumulator("concepts");
-            String checkpoint = p.checkpoint();
-            int batchTokens = p.batchTokens();
-            var rows = jsc.parallelize(slices, slices.size()).flatMap(slice -> {
-                TaskContext tc = TaskContext.get();
-                Gemm.setBlasThreads(tc == null ? 1 : tc.cpus());
-                TextTower tower = TowerCache.text(checkpoint, confB.value().get(), heads, activation);
-                float[][] e = tower.embed(Arrays.asList(slice.tokens()), batchTokens, new Workspace());
-                List<Row> out = new ArrayList<>(e.length);
-                for (int i = 0; i < e.length; i++) out.add(RowFactory.create(slice.ids()[i], slice.concepts()[i], e[i]));
-                counter.add(e.length);
-                return out.iterator();
-            });
-            try (Progress progress = new Progress("sith " + NAME, "concepts", v.ids.size(), 0, counter)) {
-                spark.createDataFrame(rows, Schemas.CONCEPTS).write().parquet(dir.staged("concepts"));
-                progress.succeeded();
-            }
-            record.result("concepts", v.ids.size()).result("lines", lines.length).result("embedding_dim", projDim)
-                    .result("blank_lines", v.blank).result("duplicates", v.duplicates).result("truncated", v.truncated);
-            record.phase("embed");
-            dir.commit(record.toJson());
-            return new Result(v.ids.size(), lines.length, notes, p.out());
-        } catch (Throwable e) { // Spark throws undeclared checked exceptions (SparkException) too
-            DecomposeJob.waitForIdle(spark);
-            dir.abort(NAME, false);
-            throw e;
+    private static Result embed(JobRun run, Config p) {
+        SparkSession spark = run.spark();
+        Configuration conf = run.hadoopConf();
+        RunRecord record = run.record();
+        TextShape shape = TextShape.of(p, conf);
+        int heads = shape.heads();
+        String activation = shape.activation();
+        int context = shape.context();
+        int projDim = shape.projDim();
+        int modelVocab = shape.vocab();
+        ClipTokenizer tok = Tokenizers.of(p.bpe(), p.checkpoint(), conf);
+        if (tok.vocabSize() > modelVocab) {
+            throw new UserInputException("tokenizer " + tok.source() + " has " + tok.vocabSize()
+                    + " tokens but the checkpoint's token embedding has only " + modelVocab + " rows: they do not belong together");
         }
+        String[] lines = TextLines.read(p.vocab(), conf, "vocabulary " + p.vocab());
+        Vocabulary v = Vocabulary.tokenize(lines, tok, context);
+        if (v.ids.isEmpty()) throw new UserInputException("vocabulary " + p.vocab() + " has no concepts (only blank lines)");
+        List<String> notes = v.notes(p.vocab(), context);
+        for (String n : notes) System.err.println("sith " + NAME + ": " + n);
+
+        record.input("checkpoint", p.checkpoint(), conf).input("vocab", p.vocab(), conf);
+        record.inputFingerprint("tokenizer", tok.source(), tok.fingerprint(), "sha256 of the ordered merges and token ids (equal fingerprints tokenize alike)");
+        record.param("text_heads", heads).param("activation", activation).param("context_length", context)
+                .param("concepts_per_task", p.conceptsPerTask()).param("batch_tokens", p.batchTokens());
+        run.phase("tokenize");
+
+        List<Slice> slices = v.slices(p.conceptsPerTask());
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        Broadcast<SerializableConf> confB = jsc.broadcast(new SerializableConf(conf));
+        LongAccumulator counter = spark.sparkContext().longAccumulator("concepts");
+        String checkpoint = p.checkpoint();
+        int batchTokens = p.batchTokens();
+        var rows = jsc.parallelize(slices, slices.size()).flatMap(slice -> {
+            TextTower tower = TowerCache.textForTask(checkpoint, confB.value().get(), heads, activation);
+            float[][] e = tower.embed(Arrays.asList(slice.tokens()), batchTokens, new Workspace());
+            List<Row> out = new ArrayList<>(e.length);
+            for (int i = 0; i < e.length; i++) out.add(RowFactory.create(slice.ids()[i], slice.concepts()[i], e[i]));
+            counter.add(e.length);
+            return out.iterator();
+        });
+        try (Progress progress = new Progress("sith " + NAME, "concepts", v.ids.size(), 0, counter)) {
+            spark.createDataFrame(rows, Schemas.CONCEPTS).write().parquet(run.staged("concepts"));
+            progress.succeeded();
+        }
+        record.result("concepts", v.ids.size()).result("lines", lines.length).result("embedding_dim", projDim)
+                .result("blank_lines", v.blank).result("duplicates", v.duplicates).result("truncated", v.truncated);
+        run.phase("embed");
+        run.commit();
+        return new Result(v.ids.size(), lines.length, notes, p.out().folder());
     }
 
     /** What the driver needs of the text tower; executors load the weights themselves. */
     private record TextShape(int heads, String activation, int context, int vocab, int projDim) {
-        static TextShape of(Params p, Configuration conf) {
+        static TextShape of(Config p, Configuration conf) {
             try (ClipText t = ClipText.open(p.checkpoint(), conf, p.textHeads(), p.activation())) {
                 return new TextShape(t.heads(), t.activation(), t.contextLength(), t.vocabSize(), t.projDim());
             } catch (IOException e) {

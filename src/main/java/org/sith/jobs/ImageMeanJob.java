@@ -1,5 +1,16 @@
 package org.sith.jobs;
 
+import org.sith.executor.ImageModel;
+import org.sith.inputs.Paths;
+import org.sith.run.ImageSettings;
+import org.sith.run.ModelName;
+import org.sith.run.OutputTarget;
+import org.sith.run.JobRun;
+import org.sith.executor.ImageShards;
+import org.sith.inputs.ImageSets;
+import org.sith.run.Progress;
+import org.sith.run.RunRecord;
+import org.sith.run.OutputDir;
 import java.io.IOException;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
@@ -36,8 +47,16 @@ public final class ImageMeanJob {
             .add("mean", DataTypes.createArrayType(DataTypes.FloatType, false), false)
             .add("skipped", DataTypes.createArrayType(DataTypes.StringType, false), false);
 
-    public record Params(String checkpoint, String images, Integer heads, String activation, Integer size, String modelName,
-                         String out, boolean overwrite, int imagesPerTask) implements Serializable {}
+    public static final List<String> OUTPUTS = List.of("image_mean", "image_mean.npy");
+
+    public record Config(String checkpoint, String images, ImageSettings settings, String modelName, OutputTarget out) implements Serializable {
+        public Config {
+            if (checkpoint == null) throw new UserInputException("image-mean needs --checkpoint");
+            if (images == null) throw new UserInputException("image-mean needs --images");
+            if (settings == null) settings = ImageSettings.DEFAULTS;
+            if (out == null) throw new UserInputException("image-mean needs --out");
+        }
+    }
 
     public record Result(long images, List<String> skipped, double norm, String out) {}
 
@@ -45,101 +64,72 @@ public final class ImageMeanJob {
 
     private ImageMeanJob() {}
 
-    public static Result run(SparkSession spark, Params p) {
-        Configuration conf = spark.sparkContext().hadoopConfiguration();
-        Inputs.mustExist("checkpoint", p.checkpoint(), conf);
-        OutputDir dir = OutputDir.prepare(p.out(), List.of("image_mean", "image_mean.npy"), p.overwrite(), false, false, conf);
-        RunRecord record = new RunRecord(NAME, spark).options(p);
-        try {
-            ImageModel m = ImageModel.of(p.checkpoint(), p.heads(), p.activation(), p.size(), conf);
-            List<ImageInputs.ImageRef> refs = ImageInputs.list(p.images(), m.pre().size(), conf);
-            String model = p.modelName() != null ? p.modelName() : new org.apache.hadoop.fs.Path(p.checkpoint()).getName();
-            record.input("checkpoint", p.checkpoint(), conf);
-            record.param("model", model).param("image_size", m.pre().size()).param("mean", m.pre().mean()).param("std", m.pre().std())
-                    .param("preprocessing", m.pre().source()).param("activation", m.activation()).param("images_per_task", p.imagesPerTask());
-            record.phase("prepare");
-
-            ImageInputs.Shards shards = ImageInputs.Shards.of(spark, refs, p.imagesPerTask());
-            ImageInputs.Loader loader = shards.loader(m.pre());
-            LongAccumulator counter = shards.counter();
-            String checkpoint = p.checkpoint();
-            Integer heads = p.heads();
-            String activation = m.activation();
-            List<SliceSum> sums;
-            try (Progress progress = new Progress("sith " + NAME, "images", refs.size(), 0, counter)) {
-                sums = new ArrayList<>(shards.tasks().map(i -> {
-                    VisionTower tower = loader.tower(checkpoint, heads, activation);
-                    ImageInputs.Batch batch = loader.load(i);
-                    double[] sum = new double[tower.projDim()];
-                    float[][] e = ImageModel.embed(tower, batch);
-                    for (float[] v : e) {
-                        double n = Vec.norm(v);
-                        for (int j = 0; j < sum.length; j++) sum[j] += v[j] / n;
-                    }
-                    counter.add(batch.refs().size());
-                    return new SliceSum(i, sum, e.length, batch.skipped());
-                }).collect());
-                progress.succeeded();
-            }
-            sums.sort(Comparator.comparingInt(SliceSum::slice));
-            double[] total = new double[m.projDim()];
-            long count = 0;
-            List<String> skipped = new ArrayList<>();
-            for (SliceSum s : sums) {
-                for (int j = 0; j < total.length; j++) total[j] += s.sum()[j];
-                count += s.count();
-                skipped.addAll(s.skipped());
-            }
-            for (String s : skipped) System.err.println("sith " + NAME + ": skipped " + s);
-            if (count == 0) throw new UserInputException("--images " + p.images() + ": none of the " + refs.size() + " images could be decoded");
-            float[] mean = new float[total.length];
-            double norm = 0;
-            for (int j = 0; j < mean.length; j++) {
-                mean[j] = (float) (total[j] / count);
-                norm += (double) mean[j] * mean[j];
-            }
-            norm = Math.sqrt(norm);
-            Npy.write(dir.staged("image_mean.npy"), conf, new long[] {mean.length}, mean);
-            spark.createDataFrame(List.of(RowFactory.create(model, count, norm, mean, skipped.toArray(new String[0]))), SCHEMA)
-                    .coalesce(1).write().parquet(dir.staged("image_mean"));
-            ImageInputs.record(record, "images", p.images(), refs, shards, conf);
-            record.result("images", count).result("skipped", skipped).result("norm", norm);
-            record.phase("embed");
-            dir.commit(record.toJson());
-            return new Result(count, skipped, norm, p.out());
-        } catch (Throwable e) { // Spark throws undeclared checked exceptions (SparkException) too
-            DecomposeJob.waitForIdle(spark);
-            dir.abort(NAME, false);
-            throw e;
-        }
+    public static Result run(SparkSession spark, Config p) {
+        Paths.mustExist("checkpoint", p.checkpoint(), spark.sparkContext().hadoopConfiguration());
+        return JobRun.run(spark, NAME, p.out(), OUTPUTS, p, run -> mean(run, p));
     }
 
-    /** What the driver checks and passes to tasks about the model's image side. */
-    record ImageModel(Preprocessor pre, String activation, int projDim, int tokens) {
-        static ImageModel of(String checkpoint, Integer heads, String activation, Integer size, Configuration conf) {
-            try (ClipCheckpoint ck = ClipCheckpoint.open(checkpoint, conf, heads)) {
-                int patch = ck.patchSize();
-                int tokens = ck.tokens();
-                int side = (int) Math.round(Math.sqrt(tokens - 1)) * patch;
-                Preprocessor pre = Preprocessor.fromConfig(checkpoint, conf, size);
-                if (pre.size() != side) {
-                    throw new UserInputException("image size " + pre.size() + " (" + pre.source() + ") does not fit checkpoint "
-                            + checkpoint + ", which takes " + side + "×" + side + " pixels (" + (tokens - 1) + " patches of " + patch + ")");
+    private static Result mean(JobRun run, Config p) {
+        SparkSession spark = run.spark();
+        Configuration conf = run.hadoopConf();
+        RunRecord record = run.record();
+        ImageSettings st = p.settings();
+        ImageModel m = ImageModel.of(p.checkpoint(), st.heads(), st.activation(), st.size(), conf);
+        List<ImageSets.ImageRef> refs = ImageSets.list(p.images(), m.pre().size(), conf);
+        String model = ModelName.of(p.checkpoint(), p.modelName());
+        record.input("checkpoint", p.checkpoint(), conf);
+        record.param("model", model).param("image_size", m.pre().size()).param("mean", m.pre().mean()).param("std", m.pre().std())
+                .param("preprocessing", m.pre().source()).param("activation", m.activation()).param("images_per_task", st.imagesPerTask());
+        run.phase("prepare");
+
+        ImageShards.Shards shards = ImageShards.Shards.of(spark, refs, st.imagesPerTask());
+        ImageShards.Loader loader = shards.loader(m.pre());
+        LongAccumulator counter = shards.counter();
+        String checkpoint = p.checkpoint();
+        Integer heads = st.heads();
+        String activation = m.activation();
+        List<SliceSum> sums;
+        try (Progress progress = new Progress("sith " + NAME, "images", refs.size(), 0, counter)) {
+            sums = new ArrayList<>(shards.tasks().map(i -> {
+                VisionTower tower = loader.tower(checkpoint, heads, activation);
+                ImageShards.Batch batch = loader.load(i);
+                double[] sum = new double[tower.projDim()];
+                float[][] e = ImageModel.embed(tower, batch);
+                for (float[] v : e) {
+                    double n = Vec.norm(v);
+                    for (int j = 0; j < sum.length; j++) sum[j] += v[j] / n;
                 }
-                return new ImageModel(pre, activation != null ? activation : ck.activation(), ck.projDim(), tokens);
-            } catch (IOException e) {
-                throw new UncheckedIOException("checkpoint " + checkpoint + ": " + e.getMessage(), e);
-            }
+                counter.add(batch.refs().size());
+                return new SliceSum(i, sum, e.length, batch.skipped());
+            }).collect());
+            progress.succeeded();
         }
-
-        /** Images per product so that a product has about 512 token rows. */
-        static int imagesPerProduct(VisionTower t) {
-            return Math.max(1, 512 / t.tokens());
+        sums.sort(Comparator.comparingInt(SliceSum::slice));
+        double[] total = new double[m.projDim()];
+        long count = 0;
+        List<String> skipped = new ArrayList<>();
+        for (SliceSum s : sums) {
+            for (int j = 0; j < total.length; j++) total[j] += s.sum()[j];
+            count += s.count();
+            skipped.addAll(s.skipped());
         }
-
-        /** The image embeddings of a batch's decoded images, in order. */
-        static float[][] embed(VisionTower t, ImageInputs.Batch batch) {
-            return t.embed(batch.pixels(), batch.count(), imagesPerProduct(t), new Workspace());
+        for (String s : skipped) System.err.println("sith " + NAME + ": skipped " + s);
+        if (count == 0) throw new UserInputException("--images " + p.images() + ": none of the " + refs.size() + " images could be decoded");
+        float[] mean = new float[total.length];
+        double norm = 0;
+        for (int j = 0; j < mean.length; j++) {
+            mean[j] = (float) (total[j] / count);
+            norm += (double) mean[j] * mean[j];
         }
+        norm = Math.sqrt(norm);
+        Npy.write(run.staged("image_mean.npy"), conf, new long[] {mean.length}, mean);
+        spark.createDataFrame(List.of(RowFactory.create(model, count, norm, mean, skipped.toArray(new String[0]))), SCHEMA)
+                .coalesce(1).write().parquet(run.staged("image_mean"));
+        ImageSets.record(record, "images", p.images(), refs, shards, conf);
+        record.result("images", count).result("skipped", skipped).result("norm", norm);
+        run.phase("embed");
+        run.commit();
+        return new Result(count, skipped, norm, p.out().folder());
     }
+
 }

@@ -1,5 +1,13 @@
 package org.sith.jobs;
 
+import org.sith.inputs.Paths;
+import org.sith.run.OutputTarget;
+import org.sith.run.JobRun;
+import org.sith.executor.ImageShards;
+import org.sith.inputs.ImageSets;
+import org.sith.run.Progress;
+import org.sith.run.RunRecord;
+import org.sith.run.OutputDir;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -38,8 +46,17 @@ public final class PreprocessJob {
             .add("image", DataTypes.StringType, false)
             .add("error", DataTypes.StringType, true);
 
-    public record Params(String checkpoint, String images, Integer size, String out, boolean overwrite, int imagesPerTask)
-            implements Serializable {}
+    public static final List<String> OUTPUTS = List.of("pixels.npy", "pixels_index");
+
+    /** {@code checkpoint} (optional) supplies the image side and normalization; {@code size} overrides the side. */
+    public record Config(String checkpoint, String images, Integer size, int imagesPerTask, OutputTarget out) implements Serializable {
+        public Config {
+            if (images == null) throw new UserInputException("preprocess needs --images");
+            if (size != null && size < 1) throw new UserInputException("--size " + size + " must be at least 1");
+            if (imagesPerTask < 1) throw new UserInputException("--images-per-task " + imagesPerTask + " must be at least 1");
+            if (out == null) throw new UserInputException("preprocess needs --out");
+        }
+    }
 
     public record Result(int rows, List<String> skipped, int size, String out) {}
 
@@ -52,70 +69,68 @@ public final class PreprocessJob {
 
     private PreprocessJob() {}
 
-    public static Result run(SparkSession spark, Params p) {
-        Configuration conf = spark.sparkContext().hadoopConfiguration();
-        if (p.checkpoint() != null) Inputs.mustExist("checkpoint", p.checkpoint(), conf);
-        OutputDir dir = OutputDir.prepare(p.out(), List.of("pixels.npy", "pixels_index"), p.overwrite(), false, false, conf);
-        RunRecord record = new RunRecord(NAME, spark).options(p);
-        try {
-            Preprocessor pre = p.checkpoint() != null ? Preprocessor.fromConfig(p.checkpoint(), conf, p.size())
-                    : Preprocessor.of(p.size() != null ? p.size() : Preprocessor.DEFAULT_SIZE, Preprocessor.CLIP_MEAN, Preprocessor.CLIP_STD);
-            if (ImageInputs.isPixelArray(p.images())) throw new UserInputException("--images " + p.images() + " is already an array of preprocessed pixels");
-            List<ImageInputs.ImageRef> refs = ImageInputs.list(p.images(), conf);
-            if (p.checkpoint() != null) record.input("checkpoint", p.checkpoint(), conf);
-            record.param("size", pre.size()).param("mean", pre.mean()).param("std", pre.std()).param("preprocessing", pre.source())
-                    .param("images_per_task", p.imagesPerTask());
-            record.phase("prepare");
+    public static Result run(SparkSession spark, Config p) {
+        Paths.mustExist("checkpoint", p.checkpoint(), spark.sparkContext().hadoopConfiguration());
+        if (ImageSets.isPixelArray(p.images())) throw new UserInputException("--images " + p.images() + " is already an array of preprocessed pixels");
+        return JobRun.run(spark, NAME, p.out(), OUTPUTS, p, run -> preprocess(run, p));
+    }
 
-            ImageInputs.Shards shards = ImageInputs.Shards.of(spark, refs, p.imagesPerTask());
-            ImageInputs.Loader loader = shards.loader(pre);
-            LongAccumulator counter = shards.counter();
-            String parts = dir.work(NAME).toString();
-            List<SliceResult> results;
-            try (Progress progress = new Progress("sith " + NAME, "images", refs.size(), 0, counter)) {
-                results = new ArrayList<>(shards.tasks().map(i -> {
-                    List<ImageInputs.ImageRef> slice = loader.slice(i);
-                    ImageInputs.Batch batch = loader.load(i);
-                    writePart(new Path(parts, String.format("part-%05d.f32", i)), batch.pixels(), loader.hadoop());
-                    List<String> ids = new ArrayList<>();
-                    List<String> errors = new ArrayList<>();
-                    int skippedSeen = 0;
-                    for (ImageInputs.ImageRef r : slice) {
-                        ids.add(r.id());
-                        errors.add(batch.decoded().contains(r) ? null : batch.skipped().get(skippedSeen++));
-                    }
-                    counter.add(slice.size());
-                    return new SliceResult(i, ids, errors);
-                }).collect());
-                progress.succeeded();
-            }
-            results.sort(Comparator.comparingInt(SliceResult::slice));
-            int rows = results.stream().mapToInt(SliceResult::decoded).sum();
-            List<String> skipped = new ArrayList<>();
-            for (SliceResult r : results) for (String e : r.errors()) if (e != null) skipped.add(e);
-            for (String s : skipped) System.err.println("sith " + NAME + ": skipped " + s);
-            if (rows == 0) throw new UserInputException("--images " + p.images() + ": none of the " + refs.size() + " images could be decoded");
-            concatenate(dir.staged("pixels.npy"), parts, shards.count(), new long[] {rows, 3, pre.size(), pre.size()}, conf);
-            List<Row> index = new ArrayList<>();
-            int row = 0;
-            for (SliceResult r : results) {
-                for (int k = 0; k < r.ids().size(); k++) {
-                    String e = r.errors().get(k);
-                    index.add(RowFactory.create(e == null ? row++ : null, r.ids().get(k), e));
+    private static Result preprocess(JobRun run, Config p) {
+        SparkSession spark = run.spark();
+        Configuration conf = run.hadoopConf();
+        RunRecord record = run.record();
+        Preprocessor pre = p.checkpoint() != null ? Preprocessor.fromConfig(p.checkpoint(), conf, p.size())
+                : Preprocessor.of(p.size() != null ? p.size() : Preprocessor.DEFAULT_SIZE, Preprocessor.CLIP_MEAN, Preprocessor.CLIP_STD);
+        List<ImageSets.ImageRef> refs = ImageSets.list(p.images(), conf);
+        if (p.checkpoint() != null) record.input("checkpoint", p.checkpoint(), conf);
+        record.param("size", pre.size()).param("mean", pre.mean()).param("std", pre.std()).param("preprocessing", pre.source())
+                .param("images_per_task", p.imagesPerTask());
+        run.phase("prepare");
+
+        ImageShards.Shards shards = ImageShards.Shards.of(spark, refs, p.imagesPerTask());
+        ImageShards.Loader loader = shards.loader(pre);
+        LongAccumulator counter = shards.counter();
+        String parts = run.work().toString();
+        List<SliceResult> results;
+        try (Progress progress = new Progress("sith " + NAME, "images", refs.size(), 0, counter)) {
+            results = new ArrayList<>(shards.tasks().map(i -> {
+                List<ImageSets.ImageRef> slice = loader.slice(i);
+                ImageShards.Batch batch = loader.load(i);
+                writePart(new Path(parts, String.format("part-%05d.f32", i)), batch.pixels(), loader.hadoop());
+                List<String> ids = new ArrayList<>();
+                List<String> errors = new ArrayList<>();
+                int skippedSeen = 0;
+                for (ImageSets.ImageRef r : slice) {
+                    ids.add(r.id());
+                    errors.add(batch.decoded().contains(r) ? null : batch.skipped().get(skippedSeen++));
                 }
-            }
-            spark.createDataFrame(index, INDEX).coalesce(1).write().parquet(dir.staged("pixels_index"));
-            ImageInputs.record(record, "images", p.images(), refs, shards, conf);
-            record.result("rows", rows).result("skipped", skipped);
-            record.phase("preprocess");
-            dir.commit(record.toJson());
-            dir.deleteWork(NAME);
-            return new Result(rows, skipped, pre.size(), p.out());
-        } catch (Throwable e) { // Spark throws undeclared checked exceptions (SparkException) too
-            DecomposeJob.waitForIdle(spark);
-            dir.abort(NAME, false);
-            throw e;
+                counter.add(slice.size());
+                return new SliceResult(i, ids, errors);
+            }).collect());
+            progress.succeeded();
         }
+        results.sort(Comparator.comparingInt(SliceResult::slice));
+        int rows = results.stream().mapToInt(SliceResult::decoded).sum();
+        List<String> skipped = new ArrayList<>();
+        for (SliceResult r : results) for (String e : r.errors()) if (e != null) skipped.add(e);
+        for (String s : skipped) System.err.println("sith " + NAME + ": skipped " + s);
+        if (rows == 0) throw new UserInputException("--images " + p.images() + ": none of the " + refs.size() + " images could be decoded");
+        concatenate(run.staged("pixels.npy"), parts, shards.count(), new long[] {rows, 3, pre.size(), pre.size()}, conf);
+        List<Row> index = new ArrayList<>();
+        int row = 0;
+        for (SliceResult r : results) {
+            for (int k = 0; k < r.ids().size(); k++) {
+                String e = r.errors().get(k);
+                index.add(RowFactory.create(e == null ? row++ : null, r.ids().get(k), e));
+            }
+        }
+        spark.createDataFrame(index, INDEX).coalesce(1).write().parquet(run.staged("pixels_index"));
+        ImageSets.record(record, "images", p.images(), refs, shards, conf);
+        record.result("rows", rows).result("skipped", skipped);
+        run.phase("preprocess");
+        run.commit();
+        run.deleteWork();
+        return new Result(rows, skipped, pre.size(), p.out().folder());
     }
 
     private static void writePart(Path p, float[] data, Configuration conf) throws IOException {

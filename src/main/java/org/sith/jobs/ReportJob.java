@@ -1,5 +1,12 @@
 package org.sith.jobs;
 
+import org.sith.run.OutputTarget;
+import org.sith.run.JobRun;
+import org.sith.executor.SerializableConf;
+import org.sith.inputs.ImageSets;
+import org.sith.inputs.OutputFolders;
+import org.sith.run.RunRecord;
+import org.sith.run.OutputDir;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -44,7 +51,20 @@ public final class ReportJob {
     /** Rows of `explain` output (no layer) shown; the rest are counted. */
     static final int MAX_INPUT_VECTORS = 2000;
 
-    public record Params(String in, String out, boolean overwrite, String images, int thumbs, int thumbSize, String title) {}
+    public static final List<String> OUTPUTS = List.of("report");
+    public static final int DEFAULT_THUMBS = 3;
+    public static final int DEFAULT_THUMB_SIZE = 64;
+    public static final String DEFAULT_TITLE = "SITH report";
+
+    /** {@code in}: the Parquet folders to show instead of those under {@code out} (where report/ is written). */
+    public record Config(String in, String images, int thumbs, int thumbSize, String title, OutputTarget out) implements java.io.Serializable {
+        public Config {
+            if (thumbs < 0) throw new UserInputException("--thumbs " + thumbs + " must be 0 or more");
+            if (thumbSize < 1) throw new UserInputException("--thumb-size " + thumbSize + " must be at least 1");
+            if (title == null) title = DEFAULT_TITLE;
+            if (out == null) throw new UserInputException("report needs --out (where report/ is written)");
+        }
+    }
 
     public record Result(String file, long bytes, int vectors, int thumbnails, List<String> unreadableImages, List<String> shown, List<String> ignored) {}
 
@@ -63,89 +83,83 @@ public final class ReportJob {
         return null;
     }
 
-    public static Result run(SparkSession spark, Params p) {
-        Configuration conf = spark.sparkContext().hadoopConfiguration();
-        if (p.out() == null) throw new UserInputException("report needs --out (where report/ is written)");
-        if (p.thumbs() < 0) throw new UserInputException("--thumbs must be 0 or more");
-        List<OutputFolders.Folder> folders = OutputFolders.resolve(p.in(), p.out(), conf);
-        OutputDir dir = OutputDir.prepare(p.out(), List.of("report"), p.overwrite(), false, false, conf);
-        RunRecord record = new RunRecord(NAME, spark).options(p);
-        try {
-            Map<Kind, List<Source>> byKind = new LinkedHashMap<>();
-            List<String> shown = new ArrayList<>();
-            List<String> ignored = new ArrayList<>();
-            for (OutputFolders.Folder f : folders) {
-                Dataset<Row> df;
-                try {
-                    df = spark.read().parquet(f.path());
-                } catch (RuntimeException e) {
-                    throw new UserInputException(f.path() + ": not readable as Parquet: " + e.getMessage().lines().findFirst().orElse(""));
-                }
-                Kind k = kind(Set.of(df.columns()));
-                if (k == null) {
-                    ignored.add(f.name());
-                    continue;
-                }
-                shown.add(f.name());
-                byKind.computeIfAbsent(k, x -> new ArrayList<>()).add(new Source(f, df));
-                record.input(k.name().toLowerCase(java.util.Locale.ROOT), f.path(), conf);
-            }
-            if (shown.isEmpty()) throw new UserInputException("no reportable outputs (explanations, matches, edits, zeroshot, retrieval, diff_heads, diff_vectors) in " + folders.stream().map(OutputFolders.Folder::path).toList());
-            record.phase("list");
+    public static Result run(SparkSession spark, Config p) {
+        List<OutputFolders.Folder> folders = OutputFolders.resolve(p.in(), p.out().folder(), spark.sparkContext().hadoopConfiguration());
+        return JobRun.run(spark, NAME, p.out(), OUTPUTS, p, run -> report(run, p, folders));
+    }
 
-            Map<String, Object> data = new LinkedHashMap<>();
-            data.put("title", p.title());
-            List<Map<String, Object>> sources = new ArrayList<>();
-            for (OutputFolders.Folder f : folders) {
-                sources.add(map("name", f.name(), "path", f.path(), "shown", shown.contains(f.name())));
+    private static Result report(JobRun run, Config p, List<OutputFolders.Folder> folders) throws IOException {
+        SparkSession spark = run.spark();
+        Configuration conf = run.hadoopConf();
+        RunRecord record = run.record();
+        Map<Kind, List<Source>> byKind = new LinkedHashMap<>();
+        List<String> shown = new ArrayList<>();
+        List<String> ignored = new ArrayList<>();
+        for (OutputFolders.Folder f : folders) {
+            Dataset<Row> df;
+            try {
+                df = spark.read().parquet(f.path());
+            } catch (RuntimeException e) {
+                throw new UserInputException(f.path() + ": not readable as Parquet: " + e.getMessage().lines().findFirst().orElse(""));
             }
-            data.put("sources", sources);
-            Strings concepts = new Strings();
-            Strings images = new Strings();
-            Map<String, List<Object[]>> matches = matches(byKind.get(Kind.MATCHES), p.thumbs(), images);
-            int vectors = 0;
-            List<Object> expl = new ArrayList<>();
-            for (Source s : byKind.getOrDefault(Kind.EXPLANATIONS, List.of())) {
-                Map<String, Object> e = explanations(s, concepts, matches);
-                vectors += (Integer) e.remove("count");
-                expl.add(e);
+            Kind k = kind(Set.of(df.columns()));
+            if (k == null) {
+                ignored.add(f.name());
+                continue;
             }
-            data.put("explanations", expl);
-            data.put("eager", vectors <= EAGER_VECTORS);
-            data.put("edits", rows(byKind.get(Kind.EDITS), concepts, "layer", "head", "sv", "alpha", "sigma", "selection", "relevance", "concepts"));
-            data.put("zeroshot", rows(byKind.get(Kind.ZEROSHOT), concepts, "model", "scope", "name", "images", "correct", "accuracy", "worst_group_accuracy"));
-            data.put("retrieval", rows(byKind.get(Kind.RETRIEVAL), concepts, "model", "checkpoint", "metric", "k", "queries", "value"));
-            data.put("diff_heads", rows(byKind.get(Kind.DIFF_HEADS), concepts, "layer", "head", "rel_change", "in_basis", "diagonal", "principal_angles"));
-            data.put("diff_vectors", rows(byKind.get(Kind.DIFF_VECTORS), concepts, "layer", "head", "sv", "sigma_base", "sigma_ft", "reweight",
-                    "match", "match_cos", "jaccard", "gained", "lost"));
-            record.phase("collect");
-
-            List<String> unreadable = new ArrayList<>();
-            String root = p.images() != null ? p.images() : imagesRoot(byKind.get(Kind.MATCHES), conf);
-            List<Map<String, Object>> imgs = thumbnails(spark, images.list(), root, p.thumbSize(), conf, unreadable);
-            data.put("images", imgs);
-            data.put("concepts", concepts.list());
-            data.put("unreadable_images", unreadable);
-            record.phase("thumbnails");
-
-            String html = ReportPage.html(p.title(), new ObjectMapper().writeValueAsString(data));
-            Path staged = new Path(dir.staged("report"), "index.html");
-            byte[] bytes = html.getBytes(StandardCharsets.UTF_8);
-            try (OutputStream o = dir.fs().create(staged, false)) {
-                o.write(bytes);
-            }
-            int thumbs = (int) imgs.stream().filter(m -> m.get("src") != null).count();
-            record.param("thumbs", p.thumbs()).param("thumb_size", p.thumbSize()).param("images", root).result("shown", shown).result("ignored", ignored)
-                    .result("vectors", vectors).result("thumbnails", thumbs).result("unreadable_images", unreadable).result("bytes", bytes.length);
-            dir.commit(record.toJson());
-            return new Result(new Path(dir.existing("report"), "index.html").toString(), bytes.length, vectors, thumbs, unreadable, shown, ignored);
-        } catch (IOException e) {
-            dir.abort(NAME, false);
-            throw new UncheckedIOException(e);
-        } catch (RuntimeException | Error e) {
-            dir.abort(NAME, false);
-            throw e;
+            shown.add(f.name());
+            byKind.computeIfAbsent(k, x -> new ArrayList<>()).add(new Source(f, df));
+            record.input(k.name().toLowerCase(java.util.Locale.ROOT), f.path(), conf);
         }
+        if (shown.isEmpty()) throw new UserInputException("no reportable outputs (explanations, matches, edits, zeroshot, retrieval, diff_heads, diff_vectors) in " + folders.stream().map(OutputFolders.Folder::path).toList());
+        run.phase("list");
+
+        Map<String, Object> data = new LinkedHashMap<>();
+        data.put("title", p.title());
+        List<Map<String, Object>> sources = new ArrayList<>();
+        for (OutputFolders.Folder f : folders) {
+            sources.add(map("name", f.name(), "path", f.path(), "shown", shown.contains(f.name())));
+        }
+        data.put("sources", sources);
+        Strings concepts = new Strings();
+        Strings images = new Strings();
+        Map<String, List<Object[]>> matches = matches(byKind.get(Kind.MATCHES), p.thumbs(), images);
+        int vectors = 0;
+        List<Object> expl = new ArrayList<>();
+        for (Source s : byKind.getOrDefault(Kind.EXPLANATIONS, List.of())) {
+            Map<String, Object> e = explanations(s, concepts, matches);
+            vectors += (Integer) e.remove("count");
+            expl.add(e);
+        }
+        data.put("explanations", expl);
+        data.put("eager", vectors <= EAGER_VECTORS);
+        data.put("edits", rows(byKind.get(Kind.EDITS), concepts, "layer", "head", "sv", "alpha", "sigma", "selection", "relevance", "concepts"));
+        data.put("zeroshot", rows(byKind.get(Kind.ZEROSHOT), concepts, "model", "scope", "name", "images", "correct", "accuracy", "worst_group_accuracy"));
+        data.put("retrieval", rows(byKind.get(Kind.RETRIEVAL), concepts, "model", "checkpoint", "metric", "k", "queries", "value"));
+        data.put("diff_heads", rows(byKind.get(Kind.DIFF_HEADS), concepts, "layer", "head", "rel_change", "in_basis", "diagonal", "principal_angles"));
+        data.put("diff_vectors", rows(byKind.get(Kind.DIFF_VECTORS), concepts, "layer", "head", "sv", "sigma_base", "sigma_ft", "reweight",
+                "match", "match_cos", "jaccard", "gained", "lost"));
+        run.phase("collect");
+
+        List<String> unreadable = new ArrayList<>();
+        String root = p.images() != null ? p.images() : imagesRoot(byKind.get(Kind.MATCHES), conf);
+        List<Map<String, Object>> imgs = thumbnails(spark, images.list(), root, p.thumbSize(), conf, unreadable);
+        data.put("images", imgs);
+        data.put("concepts", concepts.list());
+        data.put("unreadable_images", unreadable);
+        run.phase("thumbnails");
+
+        String html = ReportPage.html(p.title(), new ObjectMapper().writeValueAsString(data));
+        Path staged = new Path(run.staged("report"), "index.html");
+        byte[] bytes = html.getBytes(StandardCharsets.UTF_8);
+        try (OutputStream o = run.fs().create(staged, false)) {
+            o.write(bytes);
+        }
+        int thumbs = (int) imgs.stream().filter(m -> m.get("src") != null).count();
+        record.param("thumbs", p.thumbs()).param("thumb_size", p.thumbSize()).param("images", root).result("shown", shown).result("ignored", ignored)
+                .result("vectors", vectors).result("thumbnails", thumbs).result("unreadable_images", unreadable).result("bytes", bytes.length);
+        run.commit();
+        return new Result(new Path(run.existing("report"), "index.html").toString(), bytes.length, vectors, thumbs, unreadable, shown, ignored);
     }
 
     record Source(OutputFolders.Folder folder, Dataset<Row> df) {}
@@ -312,7 +326,7 @@ public final class ReportJob {
         if (ids.isEmpty()) return out;
         Map<String, String> found = new HashMap<>();
         if (root != null) {
-            boolean pixels = ImageInputs.isPixelArray(root);
+            boolean pixels = ImageSets.isPixelArray(root);
             boolean folder;
             try {
                 Path rp = Fs.path(root);

@@ -1,5 +1,19 @@
 package org.sith.jobs;
 
+import org.sith.executor.ImageModel;
+import org.sith.inputs.Manifests;
+import org.sith.inputs.Tokenizers;
+import org.sith.inputs.Paths;
+import org.sith.run.ImageSettings;
+import org.sith.run.ModelName;
+import org.sith.run.OutputTarget;
+import org.sith.run.JobRun;
+import org.sith.executor.SerializableConf;
+import org.sith.executor.TowerCache;
+import org.sith.executor.ImageShards;
+import org.sith.inputs.ImageSets;
+import org.sith.run.RunRecord;
+import org.sith.run.OutputDir;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -51,71 +65,80 @@ public final class RetrievalJob {
             .add("queries", DataTypes.LongType, false)
             .add("value", DataTypes.DoubleType, false);
 
-    public record Params(String checkpoint, String edited, String manifest, String bpe, Integer heads, String activation,
-                         String modelName, String out, boolean overwrite, int imagesPerTask) implements Serializable {}
+    public static final List<String> OUTPUTS = List.of("retrieval");
+
+    /** {@code manifest}: the image/text pairs (CSV image,unsafe,text); {@code edited}: an edited checkpoint measured too. */
+    public record Config(String checkpoint, String edited, String manifest, String bpe, ImageSettings settings, String modelName, OutputTarget out)
+            implements Serializable {
+        public Config {
+            if (checkpoint == null) throw new UserInputException("retrieval needs --checkpoint");
+            if (manifest == null) throw new UserInputException("retrieval needs --images (a CSV of image,unsafe,text)");
+            if (settings == null) settings = ImageSettings.DEFAULTS;
+            if (out == null) throw new UserInputException("retrieval needs --out");
+        }
+    }
 
     public record Result(Map<String, Map<String, Double>> figures, List<String> skipped, String out) {}
 
     private RetrievalJob() {}
 
-    public static Result run(SparkSession spark, Params p) {
+    public static Result run(SparkSession spark, Config p) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
-        Inputs.mustExist("checkpoint", p.checkpoint(), conf);
-        if (p.edited() != null) Inputs.mustExist("edited", p.edited(), conf);
-        Inputs.mustExist("images", p.manifest(), conf);
-        OutputDir dir = OutputDir.prepare(p.out(), List.of("retrieval"), p.overwrite(), false, false, conf);
-        RunRecord record = new RunRecord(NAME, spark).options(p);
-        try {
-            Pairs pairs = Pairs.read(p.manifest(), conf);
-            String model = p.modelName() != null ? p.modelName() : new Path(p.checkpoint()).getName();
-            record.input("checkpoint", p.checkpoint(), conf).input("images", p.manifest(), conf);
-            if (p.edited() != null) record.input("edited", p.edited(), conf);
-            record.param("model", model).param("pairs", pairs.texts().size()).param("images_per_task", p.imagesPerTask());
-            List<Row> rows = new ArrayList<>();
-            Map<String, Map<String, Double>> figures = new java.util.LinkedHashMap<>();
-            List<String> skipped = new ArrayList<>();
-            List<String[]> runs = new ArrayList<>();
-            runs.add(new String[] {"base", p.checkpoint()});
-            if (p.edited() != null) runs.add(new String[] {"edited", p.edited()});
-            for (String[] r : runs) {
-                Map<String, Double> f = evaluate(spark, p, r[1], pairs, skipped, record);
-                figures.put(r[0], f);
-                for (var e : f.entrySet()) {
-                    String[] mk = e.getKey().split("@");
-                    long queries = mk[0].startsWith("unsafe") ? pairs.unsafeCount() : pairs.safeCount();
-                    rows.add(RowFactory.create(model, r[0], mk[0], Integer.parseInt(mk[1]), queries, e.getValue()));
-                }
-                record.phase(r[0]);
+        Paths.mustExist("checkpoint", p.checkpoint(), conf);
+        Paths.mustExist("edited", p.edited(), conf);
+        Paths.mustExist("images", p.manifest(), conf);
+        return JobRun.run(spark, NAME, p.out(), OUTPUTS, p, run -> retrieval(run, p));
+    }
+
+    private static Result retrieval(JobRun run, Config p) {
+        SparkSession spark = run.spark();
+        Configuration conf = run.hadoopConf();
+        RunRecord record = run.record();
+        Manifests.Pairs pairs = Manifests.Pairs.read(p.manifest(), conf);
+        String model = ModelName.of(p.checkpoint(), p.modelName());
+        record.input("checkpoint", p.checkpoint(), conf).input("images", p.manifest(), conf);
+        if (p.edited() != null) record.input("edited", p.edited(), conf);
+        record.param("model", model).param("pairs", pairs.texts().size()).param("images_per_task", p.settings().imagesPerTask());
+        List<Row> rows = new ArrayList<>();
+        Map<String, Map<String, Double>> figures = new java.util.LinkedHashMap<>();
+        List<String> skipped = new ArrayList<>();
+        List<String[]> runs = new ArrayList<>();
+        runs.add(new String[] {"base", p.checkpoint()});
+        if (p.edited() != null) runs.add(new String[] {"edited", p.edited()});
+        for (String[] r : runs) {
+            Map<String, Double> f = evaluate(spark, p, r[1], pairs, skipped, record);
+            figures.put(r[0], f);
+            for (var e : f.entrySet()) {
+                String[] mk = e.getKey().split("@");
+                long queries = mk[0].startsWith("unsafe") ? pairs.unsafeCount() : pairs.safeCount();
+                rows.add(RowFactory.create(model, r[0], mk[0], Integer.parseInt(mk[1]), queries, e.getValue()));
             }
-            spark.createDataFrame(rows, SCHEMA).coalesce(1).write().parquet(dir.staged("retrieval"));
-            record.result("figures", figures).result("skipped", skipped);
-            dir.commit(record.toJson());
-            return new Result(figures, skipped, p.out());
-        } catch (Throwable e) { // Spark throws undeclared checked exceptions (SparkException) too
-            DecomposeJob.waitForIdle(spark);
-            dir.abort(NAME, false);
-            throw e;
+            run.phase(r[0]);
         }
+        spark.createDataFrame(rows, SCHEMA).coalesce(1).write().parquet(run.staged("retrieval"));
+        record.result("figures", figures).result("skipped", skipped);
+        run.commit();
+        return new Result(figures, skipped, p.out().folder());
     }
 
     /** The figures of one checkpoint, keyed "metric@k". */
-    static Map<String, Double> evaluate(SparkSession spark, Params p, String checkpoint, Pairs pairs, List<String> skipped, RunRecord record) {
+    static Map<String, Double> evaluate(SparkSession spark, Config p, String checkpoint, Manifests.Pairs pairs, List<String> skipped, RunRecord record) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
-        ImageMeanJob.ImageModel im = ImageMeanJob.ImageModel.of(checkpoint, p.heads(), p.activation(), null, conf);
+        ImageModel im = ImageModel.of(checkpoint, p.settings().heads(), p.settings().activation(), p.settings().size(), conf);
         float[] texts = embedTexts(spark, p, checkpoint, pairs.texts(), im.projDim());
         int n = pairs.texts().size();
         int top = KS[KS.length - 1];
-        ImageInputs.Shards shards = ImageInputs.Shards.of(spark, pairs.refs(), p.imagesPerTask());
-        ImageInputs.Loader loader = shards.loader(im.pre());
+        ImageShards.Shards shards = ImageShards.Shards.of(spark, pairs.refs(), p.settings().imagesPerTask());
+        ImageShards.Loader loader = shards.loader(im.pre());
         Broadcast<float[]> textsB = shards.jsc().broadcast(texts);
-        Integer heads = p.heads();
+        Integer heads = p.settings().heads();
         String activation = im.activation();
         int dim = im.projDim();
         // keys: image index (≥ 0) → its top texts; −1 − text index → that text's top images; Long.MIN_VALUE → skipped
         List<Tuple2<Long, TopK>> merged = shards.tasks().flatMapToPair(i -> {
             VisionTower tower = loader.tower(checkpoint, heads, activation);
-            ImageInputs.Batch batch = loader.load(i);
-            float[][] e = ImageMeanJob.ImageModel.embed(tower, batch);
+            ImageShards.Batch batch = loader.load(i);
+            float[][] e = ImageModel.embed(tower, batch);
             float[] t = textsB.value();
             Map<Long, TopK> tops = new HashMap<>();
             for (int k = 0; k < e.length; k++) {
@@ -137,7 +160,7 @@ public final class RetrievalJob {
             if (!batch.skipped().isEmpty()) out.add(new Tuple2<>(Long.MIN_VALUE, TopK.skipped(batch.skipped())));
             return out.iterator();
         }).reduceByKey(TopK::merge).collect();
-        if (record.inputEntry("image_files") == null) ImageInputs.record(record, "image_files", p.manifest(), pairs.refs(), shards, conf);
+        if (record.inputEntry("image_files") == null) ImageSets.record(record, "image_files", p.manifest(), pairs.refs(), shards, conf);
         Map<Long, List<TopK.Entry>> byKey = new HashMap<>();
         for (Tuple2<Long, TopK> x : merged) {
             if (x._1() == Long.MIN_VALUE) {
@@ -168,12 +191,12 @@ public final class RetrievalJob {
     }
 
     /** Normalized text embeddings (N×p), embedded in sharded tasks with the tower loaded once per executor. */
-    static float[] embedTexts(SparkSession spark, Params p, String checkpoint, List<String> texts, int dim) {
+    static float[] embedTexts(SparkSession spark, Config p, String checkpoint, List<String> texts, int dim) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
-        ClipTokenizer tok = Inputs.tokenizer(p.bpe(), checkpoint, conf);
+        ClipTokenizer tok = Tokenizers.of(p.bpe(), checkpoint, conf);
         int heads;
         int context;
-        try (ClipText t = ClipText.open(checkpoint, conf, null, p.activation())) {
+        try (ClipText t = ClipText.open(checkpoint, conf, null, p.settings().activation())) {
             heads = t.heads();
             context = t.contextLength();
             if (t.projDim() != dim) throw new UserInputException("checkpoint " + checkpoint + ": text and image projections differ in width");
@@ -189,11 +212,9 @@ public final class RetrievalJob {
         }
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Broadcast<SerializableConf> confB = jsc.broadcast(new SerializableConf(conf));
-        String activation = p.activation();
+        String activation = p.settings().activation();
         List<float[][]> parts = jsc.parallelize(slices, slices.size()).map(ids -> {
-            TaskContext tc = TaskContext.get();
-            Gemm.setBlasThreads(tc == null ? 1 : tc.cpus());
-            TextTower tower = TowerCache.text(checkpoint, confB.value().get(), heads, activation);
+            TextTower tower = TowerCache.textForTask(checkpoint, confB.value().get(), heads, activation);
             return tower.embed(Arrays.asList(ids), 512, new Workspace());
         }).collect();
         float[] out = new float[texts.size() * dim];
@@ -206,50 +227,5 @@ public final class RetrievalJob {
             }
         }
         return out;
-    }
-
-    /** The pairs of the manifest: CSV with a header naming image, text and unsafe (1/0, true/false). */
-    record Pairs(List<ImageInputs.ImageRef> refs, List<String> texts, boolean[] unsafe) {
-        long safeCount() {
-            long n = 0;
-            for (boolean u : unsafe) if (!u) n++;
-            return n;
-        }
-
-        long unsafeCount() {
-            return unsafe.length - safeCount();
-        }
-
-        static Pairs read(String path, Configuration conf) {
-            String label = "--images " + path;
-            String[] lines = TextLines.read(path, conf, label);
-            List<String> header = Arrays.stream(lines[0].split(",", -1)).map(s -> s.strip().toLowerCase(Locale.ROOT)).toList();
-            int image = header.indexOf("image");
-            int text = header.indexOf("text");
-            int unsafe = header.indexOf("unsafe");
-            if (image < 0 || text < 0 || unsafe < 0 || text != header.size() - 1) {
-                throw new UserInputException(label + ": the header must be image,unsafe,text with text last (it may contain commas)");
-            }
-            Path base = Fs.path(path).getParent();
-            List<ImageInputs.ImageRef> refs = new ArrayList<>();
-            List<String> texts = new ArrayList<>();
-            List<Boolean> flags = new ArrayList<>();
-            for (int r = 1; r < lines.length; r++) {
-                if (lines[r].isBlank()) continue;
-                String[] f = lines[r].split(",", header.size());
-                String where = label + " line " + (r + 1);
-                if (f.length != header.size()) throw new UserInputException(where + ": " + f.length + " fields, the header has " + header.size());
-                String img = f[image].strip();
-                String u = f[unsafe].strip().toLowerCase(Locale.ROOT);
-                if (!List.of("0", "1", "true", "false").contains(u)) throw new UserInputException(where + ": unsafe '" + u + "' is not 0, 1, true or false");
-                refs.add(ImageInputs.inManifest(Integer.toString(refs.size()), img, base));
-                texts.add(f[text].strip());
-                flags.add(u.equals("1") || u.equals("true"));
-            }
-            if (refs.isEmpty()) throw new UserInputException(label + " lists no pair");
-            boolean[] un = new boolean[flags.size()];
-            for (int i = 0; i < un.length; i++) un[i] = flags.get(i);
-            return new Pairs(refs, texts, un);
-        }
     }
 }

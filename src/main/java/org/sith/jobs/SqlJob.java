@@ -1,5 +1,6 @@
 package org.sith.jobs;
 
+import org.sith.inputs.OutputFolders;
 import java.util.List;
 import java.util.stream.Collectors;
 
@@ -16,6 +17,21 @@ import org.sith.UserInputException;
  */
 public final class SqlJob {
     public static final String NAME = "sql";
+
+    /** How the result is printed. */
+    public enum Format { TABLE, CSV, JSON }
+
+    public static final int DEFAULT_MAX_WIDTH = 80;
+
+    /** {@code in}: Parquet folders to query instead of those under {@code out}. */
+    public record Config(String in, String out, String query, Format format, int maxWidth) implements java.io.Serializable {
+        public Config {
+            if (in == null && out == null) throw new UserInputException("sql needs --out (a folder of outputs) or --in (Parquet folders)");
+            if (query == null || query.isBlank()) throw new UserInputException("sql needs a query, e.g. sql --out DIR \"SELECT * FROM explanations LIMIT 5\"");
+            if (format == null) format = Format.TABLE;
+            if (maxWidth < 0) throw new UserInputException("--max-width " + maxWidth + " must be 0 or more");
+        }
+    }
 
     private SqlJob() {}
 

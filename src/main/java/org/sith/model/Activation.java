@@ -18,7 +18,7 @@ public enum Activation {
         for (Activation a : values()) {
             if (a.configName.equals(name)) return a;
         }
-        throw new UserInputException("--activation " + name + ": expected quick_gelu or gelu");
+        throw new UserInputException("unknown activation '" + name + "' (quick_gelu or gelu)");
     }
 
     /** In place on a[0 .. n). */

@@ -136,7 +136,9 @@ class ClipCheckpointTest {
             assertEquals(2, c.headDim());
         }
         UserInputException e = assertThrows(UserInputException.class, () -> open(path, 5));
-        assertTrue(e.getMessage().contains("--heads 5") && e.getMessage().contains("16"), e.getMessage());
+        assertTrue(e.getMessage().contains("head count given (5)") && e.getMessage().contains("16"), e.getMessage());
+        assertFalse(e.getMessage().contains("--"), "core messages name no option: " + e.getMessage());
+        assertEquals("heads", e.setting(), "the shell names the option");
         assertThrows(UserInputException.class, () -> open(path, 0));
     }
 
@@ -209,7 +211,8 @@ class ClipCheckpointTest {
         }
         String small = write("small", new ClipFixture(16, 1, 4, 9).openClip("F32", false));
         UserInputException e = assertThrows(UserInputException.class, () -> open(small, null));
-        assertTrue(e.getMessage().contains(small) && e.getMessage().contains("--heads"), e.getMessage());
+        assertTrue(e.getMessage().contains(small) && e.getMessage().contains("default head width"), e.getMessage());
+        assertEquals("heads", e.setting(), e.getMessage());
     }
 
     @Test

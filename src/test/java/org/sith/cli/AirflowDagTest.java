@@ -19,7 +19,6 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.sith.jobs.Inputs;
 import org.sith.model.PythonOracle;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -109,14 +108,14 @@ class AirflowDagTest {
 
     @Test
     void everySubmittedCommandLineParsesAndValidatesWithTheCli() {
-        Map<String, Command> commands = Main.commands();
+        Map<String, Command<?>> commands = Main.commands();
         int validated = 0;
         for (JsonNode dag : checked.get("dags")) {
             for (JsonNode t : dag.get("tasks")) {
                 List<String> args = texts(t.get("application_args"));
                 String name = args.get(0);
                 assertEquals(COMMAND.get(t.get("task_id").asText()), name);
-                Command c = commands.get(name);
+                Command<?> c = commands.get(name);
                 if (c == null) {
                     // report is being added on another branch; until it is registered only its one option is known
                     assertEquals("report", name, "the DAG runs a command the CLI does not have: " + name);
@@ -124,7 +123,7 @@ class AirflowDagTest {
                     continue;
                 }
                 Options o = Options.parse(name, c.options(), args.subList(1, args.size()).toArray(new String[0]));
-                c.validate(o);
+                c.config(o); // parsed and checked, as the CLI does before Spark starts
                 assertTrue(o.positional().isEmpty(), name + ": stray arguments " + o.positional());
                 assertFalse(o.help());
                 validated++;
@@ -153,7 +152,7 @@ class AirflowDagTest {
             assertEquals("true", opts.get("decompose").get("resume"), "a retried decompose completes the killed attempt");
             assertEquals(out + "/explanations", opts.get("match_images").get("explanations"));
             assertEquals(preset.at("/model/vision/image_size").asText(), opts.get("match_images").get("size"));
-            int[] layers = Inputs.layers(opts.get("decompose").get("layers"), preset.at("/model/vision/layers").asInt(), "preset");
+            int[] layers = org.sith.run.LayerSpec.parse(opts.get("decompose").get("layers")).resolve(preset.at("/model/vision/layers").asInt(), "preset");
             assertEquals(preset.at("/model/vision/layers").asInt() - 1, layers[layers.length - 1], "the last layers are explained");
         }
     }

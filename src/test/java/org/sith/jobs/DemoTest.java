@@ -1,5 +1,6 @@
 package org.sith.jobs;
 
+import org.sith.run.OutputDir;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -14,7 +15,6 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sith.SparkTestBase;
-import org.sith.demo.Demo;
 import org.sith.demo.SyntheticClip;
 
 /** The demo end to end: planted concepts recovered, outputs readable by DuckDB with the SPEC schemas. */
@@ -29,8 +29,8 @@ class DemoTest extends SparkTestBase {
         assertEquals(0, run.status(), run.stderr());
         assertTrue(run.stdout().contains("planted concepts recovered: " + SyntheticClip.PLANTS.size() + "/" + SyntheticClip.PLANTS.size()), run.stdout());
 
-        List<Demo.Recovery> rs = Demo.check(spark, out + "/explanations");
-        for (Demo.Recovery r : rs) {
+        List<DemoJob.Recovery> rs = DemoJob.check(spark, out + "/explanations");
+        for (DemoJob.Recovery r : rs) {
             assertTrue(r.recovered(), "planted " + r.plant() + " found " + r.found());
             // The planted weights' ratios survive normalization: w_a / w_b = c_a / c_b.
             double[] planted = r.plant().weights();

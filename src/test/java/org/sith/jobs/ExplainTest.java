@@ -1,5 +1,6 @@
 package org.sith.jobs;
 
+import org.sith.run.Schemas;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

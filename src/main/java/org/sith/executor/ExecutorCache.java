@@ -1,0 +1,39 @@
+package org.sith.executor;
+
+import java.util.ArrayDeque;
+import java.util.Deque;
+
+import org.sith.coding.SparseCoder;
+import org.sith.concepts.ConceptDictionary;
+
+/**
+ * Per-executor state that must not be rebuilt per task: the dictionary as one off-heap ND4J array
+ * (a 50k×768 dictionary is 150 MB), keyed by its fingerprint. Concurrent tasks borrow coders that
+ * share that array but own their work arrays, so they code in parallel.
+ */
+public final class ExecutorCache {
+    private static String key;
+    private static SparseCoder base;
+    private static final Deque<SparseCoder> FREE = new ArrayDeque<>();
+
+    private ExecutorCache() {}
+
+    /** A coder over {@code dict} coding {@code batchRows} rows per product with {@code threads} row threads. */
+    public static synchronized SparseCoder borrow(ConceptDictionary dict, int threads, int batchRows) {
+        if (!dict.fingerprint().equals(key)) {
+            FREE.clear();
+            base = null; // let the old dictionary go before the new one is allocated
+            base = new SparseCoder(dict.atoms(), dict.size(), dict.dim());
+            key = dict.fingerprint();
+            FREE.push(base);
+        }
+        SparseCoder c = FREE.isEmpty() ? new SparseCoder(base) : FREE.pop();
+        c.setRowThreads(Math.max(1, threads));
+        if (c.maxBatchRows() != batchRows) c.setMaxBatchRows(batchRows);
+        return c;
+    }
+
+    public static synchronized void release(SparseCoder c, ConceptDictionary dict) {
+        if (c != null && dict.fingerprint().equals(key) && !FREE.contains(c)) FREE.push(c);
+    }
+}

@@ -1,0 +1,76 @@
+package org.sith.executor;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Row;
+import org.apache.spark.util.LongAccumulator;
+import org.sith.checkpoint.ClipCheckpoint;
+import org.sith.heads.ExplainedVector;
+import org.sith.heads.Explainer;
+import org.sith.heads.HeadBasis;
+import org.sith.heads.JointSpace;
+import org.sith.heads.LayerHeads;
+import org.sith.heads.Side;
+import org.sith.run.Rows;
+
+/** The executor side of `decompose`: a batch of heads' bases, projected and coded together in products of about batch-rows rows. */
+public final class HeadTask implements FlatMapFunction<Iterator<HeadBatch>, Row> {
+    private static final long serialVersionUID = 1L;
+
+    /** What the task needs besides the batches: where the weights are and how to explain them. */
+    public record Settings(String checkpoint, Integer headsOverride, Side side, int rank, String model) implements Serializable {}
+
+    /** Task-side counters: heads done, nanoseconds per phase, and the coder's products. */
+    public record Counters(LongAccumulator heads, LongAccumulator[] nanos, LongAccumulator products, LongAccumulator productRows)
+            implements Serializable {
+        public static final String[] PHASES = {"read_and_svd", "joint_projection", "coding", "fidelity_residual", "task_setup"};
+    }
+
+    private final Settings s;
+    private final SerializableConf conf;
+    private final CodingContext coding;
+    private final Broadcast<JointSpace> joint;
+    private final Counters counters;
+
+    public HeadTask(Settings s, SerializableConf conf, CodingContext coding, Broadcast<JointSpace> joint, Counters counters) {
+        this.s = s;
+        this.conf = conf;
+        this.coding = coding;
+        this.joint = joint;
+        this.counters = counters;
+    }
+
+    @Override
+    public Iterator<Row> call(Iterator<HeadBatch> batches) throws Exception {
+        long setup = System.nanoTime();
+        List<Row> rows = new ArrayList<>();
+        try (ClipCheckpoint ck = ClipCheckpoint.open(s.checkpoint(), conf.get(), s.headsOverride())) {
+            coding.withCoder(coder -> {
+                long products = coder.products();
+                long productRows = coder.productRows();
+                counters.nanos()[4].add(System.nanoTime() - setup);
+                while (batches.hasNext()) {
+                    HeadBatch b = batches.next();
+                    long t = System.nanoTime();
+                    List<HeadBasis> bases = LayerHeads.bases(ck, b.heads(), s.rank());
+                    counters.nanos()[0].add(System.nanoTime() - t);
+                    long[] phases = new long[3];
+                    List<ExplainedVector> explained = Explainer.explain(bases, s.side(), joint.value(), coder, coding.coding().method(),
+                            coding.coding().k(), coding.coding().effectiveLambda(), phases);
+                    for (int i = 0; i < 3; i++) counters.nanos()[i + 1].add(phases[i]);
+                    for (ExplainedVector e : explained) rows.add(Rows.decomposed(s.model(), s.side(), coding.coding(), coding.label(), e, coding.dictionary()));
+                    counters.heads().add(b.size());
+                }
+                counters.products().add(coder.products() - products);
+                counters.productRows().add(coder.productRows() - productRows);
+                return null;
+            });
+        }
+        return rows.iterator();
+    }
+}

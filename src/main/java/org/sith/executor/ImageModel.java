@@ -1,0 +1,41 @@
+package org.sith.executor;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+
+import org.apache.hadoop.conf.Configuration;
+import org.sith.UserInputException;
+import org.sith.checkpoint.ClipCheckpoint;
+import org.sith.executor.ImageShards.Batch;
+import org.sith.model.Preprocessor;
+import org.sith.model.VisionTower;
+import org.sith.model.Workspace;
+
+/** What the driver checks and passes to tasks about the model's image side. */
+public record ImageModel(Preprocessor pre, String activation, int projDim, int tokens) {
+    public static ImageModel of(String checkpoint, Integer heads, String activation, Integer size, Configuration conf) {
+        try (ClipCheckpoint ck = ClipCheckpoint.open(checkpoint, conf, heads)) {
+            int patch = ck.patchSize();
+            int tokens = ck.tokens();
+            int side = (int) Math.round(Math.sqrt(tokens - 1)) * patch;
+            Preprocessor pre = Preprocessor.fromConfig(checkpoint, conf, size);
+            if (pre.size() != side) {
+                throw new UserInputException("image size " + pre.size() + " (" + pre.source() + ") does not fit checkpoint "
+                        + checkpoint + ", which takes " + side + "×" + side + " pixels (" + (tokens - 1) + " patches of " + patch + ")");
+            }
+            return new ImageModel(pre, activation != null ? activation : ck.activation(), ck.projDim(), tokens);
+        } catch (IOException e) {
+            throw new UncheckedIOException("checkpoint " + checkpoint + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Images per product so that a product has about 512 token rows. */
+    public static int imagesPerProduct(VisionTower t) {
+        return Math.max(1, 512 / t.tokens());
+    }
+
+    /** The image embeddings of a batch's decoded images, in order. */
+    public static float[][] embed(VisionTower t, Batch batch) {
+        return t.embed(batch.pixels(), batch.count(), imagesPerProduct(t), new Workspace());
+    }
+}

@@ -1,0 +1,79 @@
+package org.sith.executor;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.Path;
+
+import org.sith.checkpoint.ClipCheckpoint;
+import org.sith.checkpoint.ClipText;
+import org.sith.io.Fs;
+import org.sith.model.TextTower;
+import org.sith.model.VisionTower;
+
+/**
+ * A model tower loaded once per executor JVM and shared by its concurrent tasks (the weights are
+ * read-only; each task has its own workspace). Keyed by the file's path, size and modification
+ * time plus the settings, so a changed file or setting reloads it.
+ */
+public final class TowerCache<T> {
+    public interface Loader<T> {
+        T load(String checkpoint, Configuration conf) throws IOException;
+    }
+
+    public static final TowerCache<TextTower> TEXT = new TowerCache<>();
+    public static final TowerCache<VisionTower> VISION = new TowerCache<>();
+
+    private String key;
+    private T value;
+    private int loads;
+
+    public synchronized T get(String checkpoint, Configuration conf, String settings, Loader<T> loader) {
+        Path p = Fs.path(checkpoint);
+        String k;
+        try {
+            FileStatus st = Fs.fs(p, conf).getFileStatus(p);
+            k = st.getPath() + "|" + st.getLen() + "|" + st.getModificationTime() + "|" + settings;
+            if (!k.equals(key)) {
+                value = null; // let the old weights go before the new ones are read
+                key = null;
+                value = loader.load(checkpoint, conf);
+                loads++;
+                key = k;
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("checkpoint " + checkpoint + ": " + e.getMessage(), e);
+        }
+        return value;
+    }
+
+    /** How many times this JVM has read weights (tests check it is once per checkpoint). */
+    public synchronized int loads() {
+        return loads;
+    }
+
+    /** The executor's text tower for a task, with the task's cores given to BLAS. */
+    public static TextTower textForTask(String checkpoint, Configuration conf, int heads, String activation) {
+        org.apache.spark.TaskContext tc = org.apache.spark.TaskContext.get();
+        org.sith.linalg.Gemm.setBlasThreads(tc == null ? 1 : tc.cpus());
+        return text(checkpoint, conf, heads, activation);
+    }
+
+    public static TextTower text(String checkpoint, Configuration conf, int heads, String activation) {
+        return TEXT.get(checkpoint, conf, heads + "|" + activation, (c, cf) -> {
+            try (ClipText t = ClipText.open(c, cf, heads, activation)) {
+                return TextTower.load(t);
+            }
+        });
+    }
+
+    public static VisionTower vision(String checkpoint, Configuration conf, Integer heads, String activation) {
+        return VISION.get(checkpoint, conf, heads + "|" + activation, (c, cf) -> {
+            try (ClipCheckpoint ck = ClipCheckpoint.open(c, cf, heads)) {
+                return VisionTower.load(ck, activation);
+            }
+        });
+    }
+}

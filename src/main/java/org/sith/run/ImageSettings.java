@@ -1,0 +1,29 @@
+package org.sith.run;
+
+import java.io.Serializable;
+import java.util.Map;
+
+import org.sith.UserInputException;
+
+/**
+ * How the image commands run the vision tower: the head count and activation when no config beside the
+ * checkpoint says them, the image side, and the images per Spark task.
+ */
+public record ImageSettings(Integer heads, String activation, Integer size, int imagesPerTask) implements Serializable, RunRecord.Recordable {
+    public static final int DEFAULT_IMAGES_PER_TASK = 256;
+    public static final ImageSettings DEFAULTS = new ImageSettings(null, null, null, DEFAULT_IMAGES_PER_TASK);
+
+    public ImageSettings {
+        if (heads != null && heads < 1) throw new UserInputException("--heads " + heads + " must be at least 1");
+        if (size != null && size < 1) throw new UserInputException("--size " + size + " must be at least 1");
+        if (imagesPerTask < 1) throw new UserInputException("--images-per-task " + imagesPerTask + " must be at least 1");
+    }
+
+    @Override
+    public void recordOptions(Map<String, Object> options) {
+        options.put("heads", heads);
+        options.put("activation", activation);
+        options.put("size", size);
+        options.put("images-per-task", imagesPerTask);
+    }
+}
