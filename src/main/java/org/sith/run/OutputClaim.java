@@ -259,7 +259,7 @@ public final class OutputClaim implements AutoCloseable {
     private static boolean lostRace(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             String n = t.getClass().getSimpleName();
-            String m = String.valueOf(t.getMessage());
+            String m = String.valueOf(t); // a RemoteException names the server-side class only in its toString
             if (n.equals("RemoteFileChangedException") || m.contains("AlreadyBeingCreatedException") || m.contains("PreconditionFailed")
                     || m.contains("Status Code: 412") || m.contains("ConditionalRequestConflict")) {
                 return true;
