@@ -2,6 +2,7 @@ package org.sith.heads;
 
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
+import org.ejml.dense.row.NormOps_DDRM;
 import org.ejml.dense.row.SingularOps_DDRM;
 import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
 import org.ejml.interfaces.decomposition.CholeskyDecomposition_F64;
@@ -90,11 +91,14 @@ public record HeadBasis(int layer, int head, double[] sigma, double[][] u, doubl
 
     /**
      * The R of a thin QR and the way to apply its Q. A well-conditioned factor takes the Cholesky
-     * route (R from the d_h×d_h Gram matrix, Q·X = A·(R⁻¹X)): half the cost of Householder, and its
-     * error grows with cond(A)², so above {@link #CHOLESKY_MAX_COND} (error ≈ 1e-10) Householder QR
-     * is used instead.
+     * route (R from the d_h×d_h Gram matrix, Q·X = A·(R⁻¹X)): half the cost of Householder, but its
+     * error grows with cond(A)². It is taken only when cond₂(A) = cond₂(R) is provably below
+     * {@link #CHOLESKY_MAX_COND} (error then below about 1e-10): the bound used is
+     * ‖R‖_F·‖R⁻¹‖_F ≥ cond₂(R), cheap because R is triangular. (The ratio of R's largest to smallest
+     * diagonal entry is not such a bound: it is a lower bound of cond₂(R), and a factor with a unit
+     * diagonal can be arbitrarily ill-conditioned.) Otherwise Householder QR is used.
      */
-    record Factor(DMatrixRMaj r, DMatrixRMaj a, DMatrixRMaj q) {
+    record Factor(DMatrixRMaj r, DMatrixRMaj a, DMatrixRMaj q, DMatrixRMaj rinv) {
         static final double CHOLESKY_MAX_COND = 1e3;
 
         static Factor of(DMatrixRMaj a) {
@@ -104,16 +108,11 @@ public record HeadBasis(int layer, int head, double[] sigma, double[][] u, doubl
             CholeskyDecomposition_F64<DMatrixRMaj> chol = DecompositionFactory_DDRM.chol(dh, false);
             if (chol.decompose(gram)) {
                 DMatrixRMaj r = chol.getT(null);
-                double lo = Double.POSITIVE_INFINITY;
-                double hi = 0;
-                for (int i = 0; i < dh; i++) {
-                    lo = Math.min(lo, Math.abs(r.get(i, i)));
-                    hi = Math.max(hi, Math.abs(r.get(i, i)));
-                }
-                if (lo > 0 && hi / lo < CHOLESKY_MAX_COND) return new Factor(r, a, null);
+                DMatrixRMaj rinv = new DMatrixRMaj(dh, dh);
+                if (CommonOps_DDRM.invert(r, rinv) && conditionBound(r, rinv) < CHOLESKY_MAX_COND) return new Factor(r, a, null, rinv);
             }
             QRDecomposition<DMatrixRMaj> qr = DecompositionFactory_DDRM.qr(a.numRows, dh);
-            if (qr.decompose(a.copy())) return new Factor(qr.getR(null, true), null, qr.getQ(null, true));
+            if (qr.decompose(a.copy())) return new Factor(qr.getR(null, true), null, qr.getQ(null, true), null);
             // Householder QR refuses a rank-deficient factor (a head whose value or output map lost
             // dimensions, e.g. after an edit that suppressed vectors). The thin SVD A = U·(S·Vᵀ)
             // serves as well: any orthonormal Q with A = Q·R gives the same core SVD.
@@ -121,7 +120,13 @@ public record HeadBasis(int layer, int head, double[] sigma, double[][] u, doubl
             if (!svd.decompose(a.copy())) throw new IllegalStateException("SVD of a " + a.numRows + "×" + dh + " factor failed");
             DMatrixRMaj sv = new DMatrixRMaj(dh, dh);
             CommonOps_DDRM.multTransB(svd.getW(null), svd.getV(null, false), sv);
-            return new Factor(sv, null, svd.getU(null, false));
+            return new Factor(sv, null, svd.getU(null, false), null);
+        }
+
+        /** ‖R‖_F·‖R⁻¹‖_F, an upper bound of cond₂(R) (both Frobenius norms bound the spectral ones from above). */
+        static double conditionBound(DMatrixRMaj r, DMatrixRMaj rinv) {
+            double b = NormOps_DDRM.normF(r) * NormOps_DDRM.normF(rinv);
+            return Double.isFinite(b) ? b : Double.POSITIVE_INFINITY;
         }
 
         /** Q·x for a d_h×d_h x. */
@@ -131,8 +136,6 @@ public record HeadBasis(int layer, int head, double[] sigma, double[][] u, doubl
             if (q != null) {
                 CommonOps_DDRM.mult(q, x, out);
             } else {
-                DMatrixRMaj rinv = new DMatrixRMaj(dh, dh);
-                CommonOps_DDRM.invert(r, rinv);
                 DMatrixRMaj y = new DMatrixRMaj(dh, x.numCols);
                 CommonOps_DDRM.mult(rinv, x, y);
                 CommonOps_DDRM.mult(a, y, out);

@@ -7,7 +7,8 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
-import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 
@@ -38,16 +39,7 @@ public final class TextLines {
         } catch (IOException e) {
             throw new UncheckedIOException(label + ": " + e.getMessage(), e);
         }
-        String text;
-        try {
-            CharBuffer cb = StandardCharsets.UTF_8.newDecoder()
-                    .onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(bytes));
-            text = cb.toString();
-        } catch (CharacterCodingException e) {
-            throw new UserInputException(label + ": not valid UTF-8");
-        }
+        String text = decode(bytes, label);
         if (text.startsWith("\uFEFF")) text = text.substring(1);
         if (text.endsWith("\n")) text = text.substring(0, text.length() - 1);
         if (text.isEmpty()) throw new UserInputException(label + ": file is empty");
@@ -56,5 +48,31 @@ public final class TextLines {
             if (lines[i].endsWith("\r")) lines[i] = lines[i].substring(0, lines[i].length() - 1);
         }
         return lines;
+    }
+
+    /** Strict UTF-8; the first malformed byte is reported with its line and column (1-based, in characters). */
+    static String decode(byte[] bytes, String label) {
+        CharsetDecoder d = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        CharBuffer out = CharBuffer.allocate(bytes.length + 1);
+        CoderResult r = d.decode(in, out, true);
+        if (!r.isError()) r = d.flush(out);
+        if (r.isError()) {
+            int at = in.position();
+            int line = 1;
+            int lineStart = 0;
+            for (int i = 0; i < at; i++) {
+                if (bytes[i] == '\n') {
+                    line++;
+                    lineStart = i + 1;
+                }
+            }
+            int column = new String(bytes, lineStart, at - lineStart, StandardCharsets.UTF_8).length() + 1;
+            throw new UserInputException(String.format(java.util.Locale.ROOT, "%s: line %d is not valid UTF-8 (byte 0x%02X at column %d; save the file as UTF-8)",
+                    label, line, bytes[at] & 0xff, column));
+        }
+        out.flip();
+        return out.toString();
     }
 }

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.sith.SparkTestBase;
+import org.sith.run.ClaimRaces;
 import org.sith.cluster.ItSupport.Inputs;
 import org.sith.cluster.ItSupport.Result;
 
@@ -89,6 +90,18 @@ class S3aIT extends SparkTestBase {
         assertFalse(r.stdout().contains(Moto.SECRET) || r.stderr().contains(Moto.SECRET), "secret printed by the launcher");
         assertEquals(List.of(), ItSupport.filesContaining(back, Moto.SECRET));
         assertEquals(List.of(), ItSupport.filesContaining(DIR.resolve("logs"), Moto.SECRET));
+    }
+
+    /** The claim's conditional PUT (If-None-Match: *) against the store: of runs racing for one output exactly one claims it. */
+    @Test
+    void ofRunsRacingOnS3aExactlyOneClaims() throws Exception {
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
+        for (int round = 0; round < 5; round++) {
+            org.apache.hadoop.fs.Path out = new org.apache.hadoop.fs.Path(S3 + "results/race-" + round);
+            ClaimRaces.exactlyOneClaims(ClaimRaces.race(() -> org.apache.hadoop.fs.FileSystem.newInstance(out.toUri(), conf), out, 6,
+                    org.sith.run.WriteMode.FAIL));
+            assertTrue(moto.keys(BUCKET, "results/race-" + round + "/").isEmpty(), "released claims leave nothing");
+        }
     }
 
     @Test

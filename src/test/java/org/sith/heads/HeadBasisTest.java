@@ -209,6 +209,47 @@ class HeadBasisTest {
         }
     }
 
+    /**
+     * A value factor whose R has a unit diagonal but cond₂ ≈ 1e6 (R = I − 2·strict upper triangle, whose inverse grows
+     * like 3ⁿ): a diagonal-ratio test sees 1 and would take the Cholesky route, whose Q then loses orthogonality at
+     * u·cond² ≈ 1e-4. The bound ‖R‖_F·‖R⁻¹‖_F sees it and the basis stays exact.
+     */
+    @Test
+    void aUnitDiagonalHidesNoIllConditioning() {
+        Random r = new Random(12);
+        double[][] q = orthonormal(r, DH);
+        double[][] rr = new double[DH][DH];
+        for (int i = 0; i < DH; i++) {
+            rr[i][i] = 1;
+            for (int j = i + 1; j < DH; j++) rr[i][j] = -2;
+        }
+        float[] value = new float[D * D];
+        float[] out = new float[D * D];
+        float[] gamma = new float[D];
+        java.util.Arrays.fill(gamma, 1f);
+        for (int i = 0; i < DH; i++) {
+            for (int k = 0; k < D; k++) {
+                double a = 0;
+                for (int m = 0; m <= i; m++) a += q[m][k] * rr[m][i];
+                value[i * D + k] = (float) a;
+            }
+        }
+        double[][] w = orthonormal(r, DH);
+        for (int o = 0; o < D; o++) for (int i = 0; i < DH; i++) out[o * D + i] = (float) w[i][o];
+        Block b = new Block(concat(new float[2 * D * D], value), out, gamma);
+        RealMatrix m = denseVo(b, 0, false);
+        double[] expected = new SingularValueDecomposition(m).getSingularValues();
+        assertTrue(expected[0] / expected[DH - 1] > 1e5, "the plant is ill-conditioned: " + expected[0] / expected[DH - 1]);
+        HeadBasis basis = HeadBasis.compute(VoFactors.of(0, 0, D, DH, value, out, gamma, false), DH);
+        for (int j = 0; j < DH; j++) {
+            assertEquals(expected[j], basis.sigma()[j], 1e-9 * expected[0], "sigma " + j);
+            for (int i = 0; i <= j; i++) {
+                assertEquals(i == j ? 1 : 0, dot(basis.u()[i], basis.u()[j]), 1e-9, "u_" + i + "·u_" + j);
+                assertEquals(i == j ? 1 : 0, dot(basis.v()[i], basis.v()[j]), 1e-9, "v_" + i + "·v_" + j);
+            }
+        }
+    }
+
     static float[] concat(float[] a, float[] b) {
         float[] c = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, c, a.length, b.length);

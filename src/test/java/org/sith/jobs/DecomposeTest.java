@@ -95,6 +95,9 @@ class DecomposeTest extends SparkTestBase {
             assertEquals(x.getAs("sigma"), (double) y.getAs("sigma"), 1e-9);
             List<Row> cx = x.getList(x.fieldIndex("concepts"));
             List<Row> cy = y.getList(y.fieldIndex("concepts"));
+            // the loop below compares what is there: both lists must hold the K concepts first (two empty lists would pass it)
+            assertEquals(5, cx.size(), "concepts of row " + i);
+            assertEquals(cx.size(), cy.size(), "concepts of row " + i);
             for (int j = 0; j < cx.size(); j++) {
                 assertEquals(cx.get(j).getInt(0), cy.get(j).getInt(0), "concept " + j + " of row " + i);
                 assertEquals(cx.get(j).getDouble(2), cy.get(j).getDouble(2), 1e-6);

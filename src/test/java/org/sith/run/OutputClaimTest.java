@@ -59,50 +59,11 @@ class OutputClaimTest {
         return FileSystem.newInstance(hdfs.getURI(), new Configuration(hdfs.getConfiguration(0)));
     }
 
-    interface Fs {
-        FileSystem get() throws Exception;
-    }
-
-    /** {@code threads} runs, each with its own file-system client, claim the same outputs at the same moment. */
-    static List<Object> race(Fs clients, Path out, int threads, WriteMode mode) throws Exception {
-        ExecutorService pool = Executors.newFixedThreadPool(threads);
-        CyclicBarrier start = new CyclicBarrier(threads);
-        List<Future<Object>> fs = new ArrayList<>();
-        for (int t = 0; t < threads; t++) {
-            String run = "run" + t;
-            FileSystem client = clients.get();
-            fs.add(pool.submit(() -> {
-                start.await();
-                try {
-                    return OutputClaim.acquire(client, out, out.toString(), List.of("explanations", "singular_vectors"), "decompose", mode, run);
-                } catch (UserInputException e) {
-                    return e;
-                }
-            }));
-        }
-        List<Object> results = new ArrayList<>();
-        for (Future<Object> f : fs) results.add(f.get(60, TimeUnit.SECONDS));
-        pool.shutdown();
-        return results;
-    }
-
-    static void exactlyOneClaims(List<Object> results) {
-        long winners = results.stream().filter(r -> r instanceof OutputClaim).count();
-        assertEquals(1, winners, "claims granted: " + results);
-        for (Object r : results) {
-            if (r instanceof UserInputException e) {
-                assertTrue(e.getMessage().contains("explanations/") || e.getMessage().contains("singular_vectors/"), e.getMessage());
-                assertTrue(e.getMessage().contains("being written by another run") || e.getMessage().contains("taken over"), e.getMessage());
-            }
-        }
-        for (Object r : results) if (r instanceof OutputClaim c) c.close();
-    }
-
     @Test
     void ofRunsRacingOnTheLocalFileSystemExactlyOneClaims() throws Exception {
         for (int round = 0; round < 20; round++) {
             Path out = new Path(tmp.resolve("local-" + round).toUri());
-            exactlyOneClaims(race(OutputClaimTest::local, out, 6, WriteMode.FAIL));
+            ClaimRaces.exactlyOneClaims(ClaimRaces.race(OutputClaimTest::local, out, 6, WriteMode.FAIL));
             assertFalse(Files.exists(tmp.resolve("local-" + round).resolve(OutputClaim.FOLDER)), "released claims leave nothing");
         }
     }
@@ -111,7 +72,7 @@ class OutputClaimTest {
     void ofRunsRacingOnHdfsExactlyOneClaims() throws Exception {
         for (int round = 0; round < 10; round++) {
             Path out = new Path(hdfs.getURI().toString() + "/out-" + round);
-            exactlyOneClaims(race(OutputClaimTest::hdfsClient, out, 6, WriteMode.OVERWRITE));
+            ClaimRaces.exactlyOneClaims(ClaimRaces.race(OutputClaimTest::hdfsClient, out, 6, WriteMode.OVERWRITE));
             try (FileSystem fs = hdfsClient()) {
                 assertFalse(fs.exists(new Path(out, OutputClaim.FOLDER)), "released claims leave nothing");
             }
@@ -146,8 +107,8 @@ class OutputClaimTest {
             assertTrue(refused.getMessage().contains("explanations/ is claimed by a run that did not finish")
                     && refused.getMessage().contains("pid " + dead) && refused.getMessage().contains("--resume"), refused.getMessage());
 
-            List<Object> takers = race(() -> fs, out, 4, WriteMode.RESUME);
-            exactlyOneClaims(takers);
+            List<Object> takers = ClaimRaces.race(() -> fs, out, 4, WriteMode.RESUME);
+            ClaimRaces.exactlyOneClaims(takers);
             assertFalse(fs.exists(new Path(out, OutputClaim.FOLDER)), "the winner released the claim and its takeover mark");
         }
     }
