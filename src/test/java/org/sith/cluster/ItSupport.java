@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import org.apache.hadoop.conf.Configuration;
-import org.junit.jupiter.api.Assumptions;
+import org.sith.TestData;
 import org.sith.checkpoint.SafeTensorsWriter;
 import org.sith.demo.SyntheticClip;
 import org.sith.io.Npy;
@@ -39,20 +39,8 @@ final class ItSupport {
     static final Path CLUSTER_JAR = ROOT.resolve("target/sith-spark-0.1.0-cluster.jar");
     static final Duration RUN_TIMEOUT = Duration.ofMinutes(10);
 
-    /** CI sets CI (true or 1): there a missing tool fails the test; elsewhere the test is skipped with a message. */
-    static boolean ci() {
-        String ci = System.getenv("CI");
-        return ci != null && !ci.isBlank() && !ci.equalsIgnoreCase("false") && !ci.equals("0");
-    }
-
-    static void require(boolean available, String what) {
-        if (available) return;
-        if (ci()) fail(what + " (required under CI)");
-        Assumptions.abort(what + " (skipped; under CI=true this fails)");
-    }
-
     static void requirePackage() {
-        require(Files.isRegularFile(CLUSTER_JAR) && Files.isRegularFile(ROOT.resolve("target/classpath.txt"))
+        TestData.requireTool(Files.isRegularFile(CLUSTER_JAR) && Files.isRegularFile(ROOT.resolve("target/classpath.txt"))
                 && Files.isRegularFile(ROOT.resolve("target/sith-spark-0.1.0.jar")),
                 "no packaged jars under target/: these tests run in `mvn verify`, after `package`");
     }

@@ -19,6 +19,8 @@ import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.S3Object;
 
+import org.sith.TestData;
+
 /**
  * moto_server on loopback, a real S3 endpoint for s3a. The test talks to it through the AWS SDK's own S3
  * client (not through s3a), so what a job wrote is read back independently of the code that wrote it.
@@ -50,7 +52,7 @@ final class Moto implements AutoCloseable {
 
     static Moto start(Path logs) throws IOException, InterruptedException {
         Path exe = executable();
-        ItSupport.require(exe != null, "moto_server not found (PATH, ~/.pyenv/shims or SITH_MOTO_SERVER)");
+        TestData.requireTool(exe != null, "moto_server not found (PATH, ~/.pyenv/shims or SITH_MOTO_SERVER)");
         int port = ItSupport.freePort();
         Path log = logs.resolve("moto.log");
         Process p = ItSupport.start(List.of(exe.toString(), "-H", "127.0.0.1", "-p", Integer.toString(port)), Map.of(), log);

@@ -24,9 +24,9 @@ import java.util.Map;
 import java.util.Random;
 
 import org.apache.hadoop.conf.Configuration;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sith.TestData;
 import org.sith.UserInputException;
 import org.sith.io.Npy;
 
@@ -330,18 +330,15 @@ class ConceptDictionaryTest {
 
     // ------------------------------------------------------------ real data
 
-    private static final Path REAL_NPY = Path.of("/work/shared/data/embeddings/imagenet_zeroshot_openai_vit-b-32.npy");
-    private static final Path REAL_CLASSES = Path.of("/work/shared/data/embeddings/imagenet_classes.json");
-
     @Test
     void loadsImagenetZeroShotWeightsAsColumns() throws Exception {
-        Assumptions.assumeTrue(Files.isReadable(REAL_NPY) && Files.isReadable(REAL_CLASSES),
-                "skipped: " + REAL_NPY + " and " + REAL_CLASSES + " are not both present");
-        String[] classes = new ObjectMapper().readValue(REAL_CLASSES.toFile(), String[].class);
+        Path realNpy = TestData.require("embeddings/imagenet_zeroshot_openai_vit-b-32.npy");
+        Path realClasses = TestData.require("embeddings/imagenet_classes.json");
+        String[] classes = new ObjectMapper().readValue(realClasses.toFile(), String[].class);
         assertEquals(1000, classes.length);
         String v = vocab("imagenet.txt", String.join("\n", classes) + "\n");
 
-        ConceptDictionary d = ConceptDictionary.fromNpy(REAL_NPY.toString(), v, CONF, 512);
+        ConceptDictionary d = ConceptDictionary.fromNpy(realNpy.toString(), v, CONF, 512);
 
         Map<String, Integer> first = new HashMap<>();
         List<String> wantDropped = new ArrayList<>();

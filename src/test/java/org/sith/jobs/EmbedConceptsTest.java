@@ -24,11 +24,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import org.apache.hadoop.conf.Configuration;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sith.SparkTestBase;
+import org.sith.TestData;
 import org.sith.checkpoint.TensorData;
 import org.sith.model.ClipTokenizer;
 import org.sith.model.PythonOracle;
@@ -41,9 +41,8 @@ import org.sith.model.TextFixtures;
  * pass over token ids from an independent tokenizer (Python, when present), both layouts.
  */
 class EmbedConceptsTest extends SparkTestBase {
-    static final Path DATA = Path.of(System.getProperty("sith.shared.data", "../shared/data"));
-    static final Path HF_TOKENIZER = DATA.resolve("tokenizer/hf-clip-vit-base-patch32");
-    static final Path OPENAI_BPE = DATA.resolve("tokenizer/openai/bpe_simple_vocab_16e6.txt.gz");
+    static final Path HF_TOKENIZER = TestData.DIR.resolve("tokenizer/hf-clip-vit-base-patch32");
+    static final Path OPENAI_BPE = TestData.DIR.resolve("tokenizer/openai/bpe_simple_vocab_16e6.txt.gz");
     static final int HEADS = 4;
 
     @TempDir
@@ -54,8 +53,11 @@ class EmbedConceptsTest extends SparkTestBase {
 
     @BeforeAll
     static void inputs() throws Exception {
-        Assumptions.assumeTrue(Files.exists(OPENAI_BPE) && Files.exists(HF_TOKENIZER.resolve("vocab.json")),
-                "real CLIP tokenizer files not found under " + DATA.toAbsolutePath() + " (../shared/data): skipped");
+        // CLIP's real tokenizer files: without them the class is skipped, under CI it fails
+        TestData.require("tokenizer/openai/bpe_simple_vocab_16e6.txt.gz");
+        TestData.require("tokenizer/hf-clip-vit-base-patch32/vocab.json");
+        TestData.require("tokenizer/hf-clip-vit-base-patch32/merges.txt");
+        Path mscoco = TestData.require("vocab/splice_mscoco.txt");
         model = TextFixtures.random(3, 49408, 77, 32, 2, HEADS, 16);
         lines = new ArrayList<>(List.of(
                 "dog", "  a photo of a cat  ", "", "Dog", "rock'n'roll & blues!", "C'est la vie — déjà vu",
@@ -70,7 +72,7 @@ class EmbedConceptsTest extends SparkTestBase {
         lines.add(longA.toString());
         lines.add(longB.toString());
         lines.add(longA + " tail that only changes tokens past the context"); // truncates to longA's tokens
-        List<String> coco = Files.readAllLines(DATA.resolve("vocab/splice_mscoco.txt"), StandardCharsets.UTF_8);
+        List<String> coco = Files.readAllLines(mscoco, StandardCharsets.UTF_8);
         Set<String> fixture = new HashSet<>();
         for (String l : lines) fixture.add(l.strip().toLowerCase(java.util.Locale.ROOT));
         for (int i = 0; i < coco.size(); i += coco.size() / 150) {

@@ -19,18 +19,16 @@ import java.util.Set;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sith.SparkTestBase;
+import org.sith.TestData;
 import org.sith.io.Npy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 /** explain on real CLIP embeddings, and the concepts/ Parquet input path. */
 class ExplainTest extends SparkTestBase {
-    static final Path DATA = Path.of(System.getProperty("sith.shared.data", "../shared/data"));
-
     @TempDir
     Path tmp;
 
@@ -41,10 +39,8 @@ class ExplainTest extends SparkTestBase {
      */
     @Test
     void realClipEmbeddingsMixturesAreExplainedByTheirClasses() throws Exception {
-        Path npy = DATA.resolve("embeddings/imagenet_zeroshot_openai_vit-b-32.npy");
-        Path classes = DATA.resolve("embeddings/imagenet_classes.json");
-        Assumptions.assumeTrue(Files.exists(npy) && Files.exists(classes),
-                "real CLIP embeddings not found under " + DATA.toAbsolutePath() + " (../shared/data): skipped");
+        Path npy = TestData.require("embeddings/imagenet_zeroshot_openai_vit-b-32.npy");
+        Path classes = TestData.require("embeddings/imagenet_classes.json");
         List<String> names = List.of(new ObjectMapper().readValue(classes.toFile(), String[].class));
         Path vocab = tmp.resolve("classes.txt");
         Files.writeString(vocab, String.join("\n", names) + "\n", StandardCharsets.UTF_8);

@@ -116,7 +116,7 @@ class PlantedWorstGroupTest extends SparkTestBase {
 
     @Test
     void suppressingTheBackgroundVectorByConceptQueryRaisesWorstGroupAccuracy() throws Exception {
-        TwoTowers.assumeTokenizer();
+        TwoTowers.requireTokenizer();
         ClipTokenizer tok = ClipTokenizer.load(TwoTowers.BPE.toString(), new Configuration());
         TextFixtures text = TextFixtures.random(61, 49408, 77, 32, 2, HEADS, P);
         List<String> vocab = new ArrayList<>(BACKGROUNDS);

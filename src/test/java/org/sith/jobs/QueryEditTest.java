@@ -40,7 +40,7 @@ class QueryEditTest extends SparkTestBase {
 
     @BeforeAll
     static void model() throws Exception {
-        TwoTowers.assumeTokenizer();
+        TwoTowers.requireTokenizer();
         TwoTowers.Model m = TwoTowers.write(tmp.resolve("model"), 51);
         text = m.text();
         ckpt = m.checkpoint();

@@ -36,7 +36,7 @@ class RetrievalTest extends SparkTestBase {
 
     @Test
     void figuresEqualBruteForceForTheBaseAndTheEditedCheckpoint() throws Exception {
-        TwoTowers.assumeTokenizer();
+        TwoTowers.requireTokenizer();
         TwoTowers.Model m = TwoTowers.write(tmp.resolve("model"), 61);
         LinkedHashMap<String, TensorData> all = m.tensors();
         Path ckpt = m.checkpoint();

@@ -44,7 +44,7 @@ class RunRecordTest extends SparkTestBase {
 
     @BeforeAll
     static void inputs() throws Exception {
-        TwoTowers.assumeTokenizer();
+        TwoTowers.requireTokenizer();
         checkpoint = TwoTowers.write(Files.createDirectories(tmp.resolve("model")), 5).checkpoint().toString();
         images = Files.createDirectories(tmp.resolve("images"));
         Random rnd = new Random(9);

@@ -1,14 +1,13 @@
 package org.sith.jobs;
 
 import java.awt.image.BufferedImage;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Random;
 
 import javax.imageio.ImageIO;
 
-import org.junit.jupiter.api.Assumptions;
+import org.sith.TestData;
 import org.sith.checkpoint.TensorData;
 import org.sith.model.TextFixtures;
 import org.sith.model.VisionFixtures;
@@ -20,8 +19,8 @@ import org.sith.model.VisionFixtures;
  * identity). For the tests that need both towers and CLIP's real tokenizer.
  */
 final class TwoTowers {
-    static final Path DATA = Path.of(System.getProperty("sith.shared.data", "../shared/data"));
-    static final Path BPE = DATA.resolve("tokenizer/openai/bpe_simple_vocab_16e6.txt.gz");
+    static final String BPE_FILE = "tokenizer/openai/bpe_simple_vocab_16e6.txt.gz";
+    static final Path BPE = TestData.DIR.resolve(BPE_FILE);
     static final int SIZE = 32;
     static final int HEADS = 4;
     static final int P = 24;
@@ -32,8 +31,9 @@ final class TwoTowers {
 
     private TwoTowers() {}
 
-    static void assumeTokenizer() {
-        Assumptions.assumeTrue(Files.exists(BPE), "real CLIP tokenizer not found under " + DATA.toAbsolutePath() + ": skipped");
+    /** CLIP's real tokenizer ({@link #BPE}) from the shared data: skipped without it, a failure under CI. */
+    static void requireTokenizer() {
+        TestData.require(BPE_FILE);
     }
 
     /** Vision weights from {@code seed}, text weights from {@code seed + 1}, written as dir/model.safetensors with its config. */

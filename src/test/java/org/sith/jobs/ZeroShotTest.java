@@ -35,7 +35,7 @@ class ZeroShotTest extends SparkTestBase {
 
     @Test
     void accuraciesEqualCountsFromTheReferenceForwardPasses() throws Exception {
-        TwoTowers.assumeTokenizer();
+        TwoTowers.requireTokenizer();
         TwoTowers.Model m = TwoTowers.write(tmp.resolve("model"), 41);
         VisionFixtures vision = m.vision();
         TextFixtures text = m.text();

@@ -25,7 +25,6 @@ import java.util.stream.Collectors;
 import java.util.zip.GZIPOutputStream;
 
 import org.apache.hadoop.conf.Configuration;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -34,14 +33,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import org.sith.TestData;
 import org.sith.UserInputException;
 import org.sith.demo.DemoBpe;
 
 class ClipTokenizerTest {
-    static final Path DATA = Path.of(System.getProperty("sith.shared.data", "../shared/data"));
-    static final Path OPENAI = DATA.resolve("tokenizer/openai/bpe_simple_vocab_16e6.txt.gz");
-    static final Path HF = DATA.resolve("tokenizer/hf-clip-vit-base-patch32");
-    static final Path VOCABS = DATA.resolve("vocab");
+    static final Path OPENAI = TestData.DIR.resolve("tokenizer/openai/bpe_simple_vocab_16e6.txt.gz");
+    static final Path HF = TestData.DIR.resolve("tokenizer/hf-clip-vit-base-patch32");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private static ClipTokenizer openAi;
@@ -52,19 +50,26 @@ class ClipTokenizerTest {
 
     private final Configuration conf = new Configuration();
 
-    static void assumeData() {
-        Assumptions.assumeTrue(Files.exists(OPENAI) && Files.exists(HF.resolve("vocab.json")) && Files.exists(HF.resolve("merges.txt")),
-                "real CLIP tokenizer files not found under " + DATA.toAbsolutePath() + " (../shared/data): skipped");
+    /** CLIP's real tokenizer files from the shared data: skipped without them, a failure under CI. */
+    static void requireData() {
+        TestData.require("tokenizer/openai/bpe_simple_vocab_16e6.txt.gz");
+        TestData.require("tokenizer/hf-clip-vit-base-patch32/vocab.json");
+        TestData.require("tokenizer/hf-clip-vit-base-patch32/merges.txt");
+    }
+
+    /** The shared vocabularies (vocab/*.txt). */
+    static Path vocabs() {
+        return TestData.require("vocab");
     }
 
     static synchronized ClipTokenizer openAi() {
-        assumeData();
+        requireData();
         if (openAi == null) openAi = ClipTokenizer.load(OPENAI.toString(), new Configuration());
         return openAi;
     }
 
     static synchronized ClipTokenizer hf() {
-        assumeData();
+        requireData();
         if (hf == null) hf = ClipTokenizer.load(HF.resolve("vocab.json").toString(), new Configuration());
         return hf;
     }
@@ -151,7 +156,7 @@ class ClipTokenizerTest {
     /** A few hundred lines from each vocabulary, spread evenly, plus the most frequent LAION words (the file's end). */
     static List<String> sampledVocabulary() throws IOException {
         List<String> out = new ArrayList<>();
-        try (var files = Files.list(VOCABS)) {
+        try (var files = Files.list(vocabs())) {
             for (Path f : files.sorted().collect(Collectors.toList())) {
                 List<String> lines = Files.readAllLines(f, StandardCharsets.UTF_8);
                 int step = Math.max(1, lines.size() / 300);
@@ -164,7 +169,7 @@ class ClipTokenizerTest {
 
     @Test
     void agreesWithAnIndependentPythonTokenizer() throws Exception {
-        assumeData();
+        requireData();
         PythonOracle.assumeModules("regex");
         List<String> texts = new ArrayList<>(hardCases());
         texts.addAll(sampledVocabulary());
@@ -201,7 +206,7 @@ class ClipTokenizerTest {
      */
     @Test
     void agreesWithPythonOnRandomText() throws Exception {
-        assumeData();
+        requireData();
         PythonOracle.assumeModules("regex");
         java.util.Random random = new java.util.Random(42);
         String pool = "aAsSſ'’&;#x0123456789 \t\n\u00a0\u3000\u0345\u0301ΣσςİıßK<|>!?.-é&amp;&lt;&#39;&#x1F600;&eacute";
@@ -224,7 +229,7 @@ class ClipTokenizerTest {
     void openAiAndHfFilesAgreeOnEveryVocabularyLine() throws IOException {
         ClipTokenizer a = openAi();
         ClipTokenizer b = hf();
-        List<String> laion = Files.readAllLines(VOCABS.resolve("splice_laion.txt"), StandardCharsets.UTF_8);
+        List<String> laion = Files.readAllLines(TestData.require("vocab/splice_laion.txt"), StandardCharsets.UTF_8);
         ClipTokenizer cold = ClipTokenizer.load(OPENAI.toString(), conf);
         for (int pass = 0; pass < 2; pass++) {
             long tokens = 0;
@@ -235,7 +240,7 @@ class ClipTokenizerTest {
                     pass == 0 ? "cold" : "warm", laion.size(), tokens, seconds, laion.size() / seconds, tokens / seconds);
         }
         int lines = 0;
-        try (var files = Files.list(VOCABS)) {
+        try (var files = Files.list(vocabs())) {
             for (Path f : files.sorted().collect(Collectors.toList())) {
                 for (String line : Files.readAllLines(f, StandardCharsets.UTF_8)) {
                     assertArrayEquals(a.encode(line), b.encode(line), f.getFileName() + ": " + line);
@@ -284,7 +289,7 @@ class ClipTokenizerTest {
 
     @Test
     void foldersAndCheckpointNeighbours() throws IOException {
-        assumeData();
+        requireData();
         Path hfDir = Files.createDirectories(tmp.resolve("hf"));
         Files.copy(HF.resolve("vocab.json"), hfDir.resolve("vocab.json"));
         Files.copy(HF.resolve("merges.txt"), hfDir.resolve("merges.txt"));

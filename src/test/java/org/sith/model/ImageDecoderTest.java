@@ -30,15 +30,13 @@ import javax.imageio.metadata.IIOMetadata;
 import javax.imageio.metadata.IIOMetadataNode;
 import javax.imageio.stream.MemoryCacheImageOutputStream;
 
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.w3c.dom.Node;
 
+import org.sith.TestData;
 import org.sith.UserInputException;
 
 class ImageDecoderTest {
-    static final Path DATA = Path.of(System.getProperty("sith.shared.data", "../shared/data"));
-
     // ---- writing test images ----
 
     /** A PNG written by hand: every row filter 0, one IDAT. rows are the packed samples (no filter byte). */
@@ -486,8 +484,6 @@ class ImageDecoderTest {
      */
     @Test
     void shippedPhotos() throws IOException {
-        Path images = DATA.resolve("images");
-        Assumptions.assumeTrue(Files.isDirectory(images), "shared data not found at " + images + " (set -Dsith.shared.data)");
         Object[][] cases = {
             {"astronaut.png", 512, 512, 0xfdcaa55fL}, {"camera.png", 512, 512, 0xdae3fc0bL},
             {"chelsea.png", 451, 300, 0x0f829d59L}, {"coffee.png", 600, 400, 0xacf41373L},
@@ -496,7 +492,7 @@ class ImageDecoderTest {
         };
         for (Object[] c : cases) {
             String name = (String) c[0];
-            ImageDecoder.Decoded d = ImageDecoder.decode(Files.readAllBytes(images.resolve(name)), name);
+            ImageDecoder.Decoded d = ImageDecoder.decode(Files.readAllBytes(TestData.require("images/" + name)), name);
             assertEquals(c[1], d.width(), name);
             assertEquals(c[2], d.height(), name);
             CRC32 crc = new CRC32();

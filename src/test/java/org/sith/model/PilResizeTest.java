@@ -9,13 +9,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
 
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.sith.TestData;
 
 /** PilResize against a plain reference (PilReference), Pillow's own expectations and hand-worked numbers. */
 class PilResizeTest {
-    static final Path DATA = Path.of(System.getProperty("sith.shared.data", "../shared/data"));
-
     private static void assertSameAsReference(byte[] rgb, int w, int h, int outW, int outH) {
         byte[] expected = PilReference.toBytes(PilReference.resize(PilReference.toArray(rgb, w, h), outW, outH));
         byte[] actual = PilResize.resize(rgb, w, h, outW, outH);
@@ -241,10 +239,8 @@ class PilResizeTest {
 
     @Test
     void shippedPhotosMatchTheReference() throws IOException {
-        Path images = DATA.resolve("images");
-        Assumptions.assumeTrue(Files.isDirectory(images), "shared data not found at " + images + " (set -Dsith.shared.data)");
         for (String name : new String[] {"astronaut.png", "camera.png", "chelsea.png", "coffee.png", "grass.png", "motorcycle_left.png", "rocket.jpg"}) {
-            ImageDecoder.Decoded d = ImageDecoder.decode(Files.readAllBytes(images.resolve(name)), name);
+            ImageDecoder.Decoded d = ImageDecoder.decode(Files.readAllBytes(TestData.require("images/" + name)), name);
             for (int size : new int[] {224, 336, 64}) {
                 int[] wh = PilResize.resizeShorterSide(d.width(), d.height(), size);
                 assertSameAsReference(d.rgb(), d.width(), d.height(), wh[0], wh[1]);

@@ -18,14 +18,13 @@ import java.util.Arrays;
 import java.util.Random;
 
 import org.apache.hadoop.conf.Configuration;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import org.sith.TestData;
 import org.sith.UserInputException;
 
 class PreprocessorTest {
-    static final Path DATA = Path.of(System.getProperty("sith.shared.data", "../shared/data"));
     static final Configuration CONF = new Configuration();
 
     @TempDir
@@ -46,8 +45,7 @@ class PreprocessorTest {
 
     @Test
     void sharedHuggingFaceConfig() {
-        Path hf = DATA.resolve("tokenizer/hf-clip-vit-base-patch32");
-        Assumptions.assumeTrue(Files.isRegularFile(hf.resolve("preprocessor_config.json")), "shared data not found at " + hf + " (set -Dsith.shared.data)");
+        Path hf = TestData.require("tokenizer/hf-clip-vit-base-patch32/preprocessor_config.json").getParent();
         Preprocessor p = Preprocessor.fromConfig(hf.resolve("model.safetensors").toString(), CONF, null);
         assertEquals(224, p.size());
         assertEquals(224, p.resizeSize());
@@ -151,11 +149,9 @@ class PreprocessorTest {
 
     @Test
     void applyMatchesAPlainComputationOnShippedPhotos() throws IOException {
-        Path images = DATA.resolve("images");
-        Assumptions.assumeTrue(Files.isDirectory(images), "shared data not found at " + images + " (set -Dsith.shared.data)");
         Preprocessor p = Preprocessor.fromConfig(dir.resolve("none.safetensors").toString(), CONF, null);
         for (String name : new String[] {"chelsea.png", "motorcycle_left.png", "rocket.jpg", "camera.png", "astronaut.png"}) {
-            ImageDecoder.Decoded d = ImageDecoder.decode(Files.readAllBytes(images.resolve(name)), name);
+            ImageDecoder.Decoded d = ImageDecoder.decode(Files.readAllBytes(TestData.require("images/" + name)), name);
             float[] x = p.apply(d);
             assertEquals(3 * 224 * 224, x.length, name);
             float[] expected = PilReference.preprocess(d.rgb(), d.width(), d.height(), 224, Preprocessor.CLIP_MEAN, Preprocessor.CLIP_STD);
@@ -221,7 +217,7 @@ class PreprocessorTest {
         }
         byte[] jpeg = ImageDecoderTest.jpeg(img, 0.9f);
         time("640x480 synthetic JPEG (" + jpeg.length / 1024 + " KiB)", jpeg);
-        Path rocket = DATA.resolve("images/rocket.jpg");
+        Path rocket = TestData.DIR.resolve("images/rocket.jpg"); // optional: timed only when present
         if (Files.isRegularFile(rocket)) time("rocket.jpg 640x427", Files.readAllBytes(rocket));
     }
 

@@ -11,18 +11,18 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
-import org.junit.jupiter.api.Assumptions;
+import org.sith.TestData;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
-/** Runs python3 as an independent reference: JSON in on stdin, JSON out on stdout. Skips the test when python3 is absent (fails it under CI=1). */
+/** Runs python3 as an independent reference: JSON in on stdin, JSON out on stdout. Skips the test when python3 is absent (fails it under CI: TestData). */
 public final class PythonOracle {
     private PythonOracle() {}
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** Skips the calling test unless python3 can import the given modules. */
+    /** Skips the calling test unless python3 can import the given modules; under CI fails it instead. */
     public static void assumeModules(String... modules) {
         String imports = modules.length == 0 ? "pass" : "import " + String.join(", ", modules);
         boolean ok;
@@ -38,8 +38,7 @@ public final class PythonOracle {
         }
         String what = "python3 with " + String.join(", ", modules);
         // In CI (.ci/run exports CI=1) a missing oracle fails the run instead of quietly skipping the comparison.
-        if (System.getenv("CI") != null && !ok) throw new AssertionError(what + " not available in CI");
-        Assumptions.assumeTrue(ok, what + " not available: Python comparison skipped");
+        TestData.requireTool(ok, what + " not available: the Python comparison cannot run");
     }
 
     /**

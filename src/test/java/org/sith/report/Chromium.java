@@ -12,15 +12,16 @@ import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Assertions;
-import org.junit.jupiter.api.Assumptions;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import org.sith.TestData;
+
 /**
  * Headless Debian {@code chromium}, run as a user would open the report: the DOM after its scripts ran,
  * a screenshot, and Chromium's own NetLog of every request the page made. Without chromium the test
- * skips with a message, except under CI (environment variable CI set), where absence is a failure.
+ * skips with a message, except under CI (TestData.ci()), where absence is a failure.
  */
 final class Chromium {
     private Chromium() {}
@@ -38,11 +39,7 @@ final class Chromium {
     /** The browser, or a skip (a failure under CI) naming what is missing. */
     static String require() {
         String b = binary();
-        if (b == null) {
-            String msg = "Debian chromium is not installed (apt-get install -y chromium): the report's browser test cannot run";
-            if (System.getenv("CI") != null && !System.getenv("CI").isEmpty()) Assertions.fail("CI: " + msg);
-            Assumptions.abort(msg);
-        }
+        TestData.requireTool(b != null, "Debian chromium is not installed (apt-get install -y chromium): the report's browser test cannot run");
         return b;
     }
 
