@@ -63,6 +63,11 @@ public final class CodingContext implements Serializable {
                 .param("dictionary", label).param("batch_rows", coding.batchRows());
     }
 
+    /** A context over an already broadcast dictionary (tests make tasks with it). */
+    static CodingContext of(Broadcast<ConceptDictionary> dict, Coding coding, String label, int p) {
+        return new CodingContext(dict, coding, label, p);
+    }
+
     /** "name@fingerprint": what the outputs' `dictionary` column says. */
     static String label(String concepts, ConceptDictionary dict) {
         String name = new Path(concepts).getName().replaceAll("\\.npy$", "");

@@ -45,7 +45,6 @@ import org.sith.run.RunRecord;
 import org.sith.run.Schemas;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 
 /**
  * `decompose`: every selected head's singular vectors explained by sparse codes over the concept
@@ -214,15 +213,9 @@ public final class DecomposeJob {
     /** The heads of the outputs an earlier run committed, when that run's parameters were these. */
     private static Set<HeadId> existingHeads(JobRun run, String key) {
         Path record = new Path(run.existing("explanations"), "_run.json");
-        String theirs = null;
-        if (run.exists(record)) {
-            try {
-                JsonNode k = new ObjectMapper().readTree(run.readText(record)).at("/parameters/parameter_key");
-                theirs = k.isTextual() ? k.asText() : null;
-            } catch (java.io.IOException e) {
-                theirs = null; // not a run record of ours: refused below
-            }
-        }
+        JsonNode earlier = RunRecord.read(record, run.hadoopConf());
+        JsonNode k = earlier == null ? null : earlier.at("/parameters/parameter_key");
+        String theirs = k != null && k.isTextual() ? k.asText() : null;
         if (!key.equals(theirs)) {
             throw new UserInputException("--resume: " + run.existing("explanations") + " was made from other inputs or parameters (its _run.json "
                     + (theirs == null ? "has no parameter_key" : "parameter_key " + theirs + " differs from " + key) + "); use --overwrite to replace it");

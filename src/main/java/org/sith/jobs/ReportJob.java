@@ -305,17 +305,9 @@ public final class ReportJob {
     static String imagesRoot(List<Source> matches, Configuration conf) {
         if (matches == null) return null;
         for (Source s : matches) {
-            Path run = new Path(s.folder().path(), "_run.json");
-            FileSystem fs = Fs.fs(run, conf);
-            try {
-                if (!fs.exists(run)) continue;
-                try (var in = fs.open(run)) {
-                    JsonNode root = new ObjectMapper().readTree(in);
-                    for (JsonNode i : root.path("inputs")) if ("images".equals(i.path("role").asText())) return i.path("path").asText();
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException(run + ": " + e.getMessage(), e);
-            }
+            JsonNode root = RunRecord.read(new Path(s.folder().path(), "_run.json"), conf);
+            if (root == null) continue;
+            for (JsonNode i : root.path("inputs")) if ("images".equals(i.path("role").asText())) return i.path("path").asText();
         }
         return null;
     }

@@ -230,14 +230,20 @@ public final class JobRun {
         }
     }
 
+    /**
+     * Run records are written and read without the local file system's .crc side files: a user who edits or
+     * replaces a `_run.json` with another tool must not meet a checksum error on the next run.
+     */
     public void writeText(Path p, String text) throws IOException {
-        try (OutputStream o = fs.create(p, true)) {
+        FileSystem plain = plain(fs);
+        if (plain != fs) plain.delete(new Path(p.getParent(), "." + p.getName() + ".crc"), false);
+        try (OutputStream o = plain.create(p, true)) {
             o.write(text.getBytes(StandardCharsets.UTF_8));
         }
     }
 
     public String readText(Path p) {
-        try (var in = fs.open(p)) {
+        try (var in = plain(fs).open(p)) {
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -270,6 +276,11 @@ public final class JobRun {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** The local file system without its checksum layer; any other as it is. */
+    static FileSystem plain(FileSystem fs) {
+        return fs instanceof org.apache.hadoop.fs.LocalFileSystem l ? l.getRaw() : fs;
     }
 
     private static void removeIfEmpty(FileSystem fs, Path p) {

@@ -198,7 +198,26 @@ public final class RunRecord {
         }
     }
 
-    public record Fingerprint(String sha256, long bytes, int files, long modified) {}
+    /**
+     * A `_run.json` written by an earlier run, parsed; null when there is none. Read without the local file system's
+     * checksum layer (the user may have rewritten it); a file that is not JSON is the user's to fix and says so.
+     */
+    public static com.fasterxml.jackson.databind.JsonNode read(Path p, Configuration conf) {
+        FileSystem fs = Fs.fs(p, conf);
+        FileSystem plain = fs instanceof org.apache.hadoop.fs.LocalFileSystem l ? l.getRaw() : fs;
+        try {
+            if (!plain.exists(p)) return null;
+            try (InputStream in = plain.open(p)) {
+                return new ObjectMapper().readTree(in);
+            }
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new org.sith.UserInputException(p + ": not a run record (" + e.getOriginalMessage() + ")");
+        } catch (IOException e) {
+            throw new UncheckedIOException(p + ": " + e.getMessage(), e);
+        }
+    }
+
+    record Fingerprint(String sha256, long bytes, int files, long modified) {}
 
     public static Fingerprint fingerprint(String pathString, Configuration conf) {
         Path path = Fs.path(pathString);

@@ -105,6 +105,51 @@ class DecomposeTest extends SparkTestBase {
         }
     }
 
+    /**
+     * Defect found in review: --batch-rows above 512 had no effect (the coder kept its own cap of 512). The 16 heads ×
+     * 64 vectors of the model fill one product of 1024 rows now, and the numbers do not depend on the batch.
+     */
+    @Test
+    void batchRowsAbove512GiveProductsOfThatManyRowsAndTheSameBytes() throws Exception {
+        assertEquals(0, decompose(openclipF32, out("b512")).status());
+        assertEquals(0, decompose(openclipF32, out("b1024"), "--batch-rows", "1024").status());
+        var results = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Path.of(out("b1024"), "_run.json").toFile()).get("results");
+        assertEquals(1024.0, results.get("rows_per_product").asDouble(), results.toString());
+        assertEquals(5, results.get("coding_products").asLong(), "K products for the one batch: " + results);
+        var small = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Path.of(out("b512"), "_run.json").toFile()).get("results");
+        assertEquals(512.0, small.get("rows_per_product").asDouble(), small.toString());
+        assertEquals(contents(out("b512")), contents(out("b1024")));
+    }
+
+    /**
+     * Defect found in review: --resume found the earlier run's parameter key by a substring search of its _run.json text,
+     * so the same record written compactly (as `jq -c` would) was refused, and a record naming the key anywhere else
+     * was trusted. The record is parsed now.
+     */
+    @Test
+    void resumeReadsTheParameterKeyOfTheRecordNotItsText() throws Exception {
+        assertEquals(0, decompose(openclipF32, out("rk"), "--layers", "1,3").status());
+        Path rec = Path.of(out("rk"), "explanations", "_run.json");
+        var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+        var tree = mapper.readTree(rec.toFile());
+        String key = tree.at("/parameters/parameter_key").asText();
+        Files.writeString(rec, mapper.writeValueAsString(tree)); // compact: "parameter_key":"…"
+        Run compact = decompose(openclipF32, out("rk"), "--resume");
+        assertEquals(0, compact.status(), compact.stderr());
+        assertTrue(compact.stderr().contains("8 of 16 heads already done"), compact.stderr());
+
+        // the key quoted elsewhere in the record (a note, an option) while the parameters say otherwise: refused
+        assertEquals(0, decompose(openclipF32, out("rk2"), "--layers", "1,3").status());
+        Path rec2 = Path.of(out("rk2"), "explanations", "_run.json");
+        var t2 = (com.fasterxml.jackson.databind.node.ObjectNode) mapper.readTree(rec2.toFile());
+        ((com.fasterxml.jackson.databind.node.ObjectNode) t2.get("parameters")).put("parameter_key", "0000000000000000");
+        t2.put("note", "copied from a run with \"parameter_key\" : \"" + key + "\"");
+        Files.writeString(rec2, mapper.writerWithDefaultPrettyPrinter().writeValueAsString(t2));
+        Run other = decompose(openclipF32, out("rk2"), "--resume");
+        assertEquals(2, other.status(), other.stderr());
+        assertTrue(other.stderr().contains("parameter_key 0000000000000000 differs"), other.stderr());
+    }
+
     @Test
     void identicalInputsGiveByteIdenticalParquetAndResumeCompletesToTheSameBytes() throws IOException {
         assertEquals(0, decompose(openclipF32, out("d1")).status());

@@ -494,6 +494,12 @@ class DiffTest extends SparkTestBase {
         }
         assertTrue(someChange, "the planted fine-tune changes some explanations");
         assertTrue(Files.readString(Path.of(o, "_run.json")).contains("\"role\" : \"dictionary\""));
+        // Defect found in review: each side was coded in its own half-size product. Both sides' 2·6 vectors of every head
+        // of a batch now share one product a step: K products per batch of ⌈512 / 12⌉ heads.
+        int perBatch = (512 + 12 - 1) / 12;
+        int batches = (LAYERS * HEADS + perBatch - 1) / perBatch;
+        var rec = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Path.of(o, "_run.json").toFile());
+        assertEquals(3L * batches, rec.at("/results/coding_products").asLong(), rec.at("/results").toString());
     }
 
     /** Concepts with non-zero weight of every explained vector, weight-descending. */

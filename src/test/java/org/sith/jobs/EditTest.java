@@ -248,4 +248,23 @@ class EditTest extends SparkTestBase {
         }
         assertEquals(2, names.size(), names.toString());
     }
+
+    /**
+     * Defect found in review: edits/ rows came out in string order of "layer/head/sv" (layer 10 before layer 2) or in the
+     * table's order. They come out in numeric (layer, head, sv) order whatever the order of the request.
+     */
+    @Test
+    void editsRowsAreInNumericLayerHeadSvOrder() throws Exception {
+        Path in = VisionFixtures.random(35, 32, 8, 48, 12, HEADS, 24).writeOpenClip(tmp.resolve("in-12"), true);
+        Path edits = tmp.resolve("edits-order.csv");
+        Files.writeString(edits, "layer,head,sv,alpha\n10,0,0,0\n2,3,1,0.5\n2,1,4,0\n11,0,2,2\n");
+        Path out = tmp.resolve("out-order");
+        Run run = cli("edit", "--checkpoint", in.toString(), "--edits", edits.toString(), "--out", out.toString());
+        assertEquals(0, run.status(), run.stderr());
+        List<String> order = new ArrayList<>();
+        for (var r : spark.read().parquet(out.resolve("edits").toString()).select("layer", "head", "sv").collectAsList()) {
+            order.add(r.getInt(0) + "/" + r.getInt(1) + "/" + r.getInt(2));
+        }
+        assertEquals(List.of("2/1/4", "2/3/1", "10/0/0", "11/0/2"), order);
+    }
 }

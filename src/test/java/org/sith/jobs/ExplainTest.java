@@ -150,4 +150,47 @@ class ExplainTest extends SparkTestBase {
         assertEquals(2, unknown.status());
         assertTrue(unknown.stderr().contains("unknown command 'frobnicate'"));
     }
+
+    /**
+     * Defect found in review: a vectors folder of several Parquet files was numbered in the order Spark reads them
+     * (largest file first), not the files'. Row i is the i-th row in file-name order: each vector here is a concept's own
+     * embedding, so its top concept says which row it was.
+     */
+    @Test
+    void vectorsOfSeveralFilesAreNumberedInFileOrder() throws Exception {
+        java.util.Random rnd = new java.util.Random(9);
+        int n = 20, p = 16;
+        float[] emb = new float[n * p];
+        for (int k = 0; k < emb.length; k++) emb[k] = (float) rnd.nextGaussian();
+        String npy = tmp.resolve("dict.npy").toString();
+        Npy.write(npy, new Configuration(), new long[] {n, p}, emb);
+        List<String> names = new java.util.ArrayList<>();
+        for (int k = 0; k < n; k++) names.add("c" + k);
+        Path vocab = tmp.resolve("dict.txt");
+        Files.writeString(vocab, String.join("\n", names) + "\n");
+        int[][] files = {{7}, {3, 9, 1, 12, 5}}; // the first file is the smaller: Spark reads it last
+        Path folder = Files.createDirectories(tmp.resolve("vectors"));
+        for (int f = 0; f < files.length; f++) {
+            List<Row> rows = new java.util.ArrayList<>();
+            for (int c : files[f]) rows.add(org.apache.spark.sql.RowFactory.create((Object) java.util.Arrays.copyOfRange(emb, c * p, (c + 1) * p)));
+            String part = tmp.resolve("part" + f).toString();
+            spark.createDataFrame(rows, new org.apache.spark.sql.types.StructType().add("embedding",
+                    org.apache.spark.sql.types.DataTypes.createArrayType(org.apache.spark.sql.types.DataTypes.FloatType))).coalesce(1).write().parquet(part);
+            try (var ls = Files.list(Path.of(part))) {
+                Path file = ls.filter(x -> x.toString().endsWith(".parquet")).findFirst().orElseThrow();
+                Files.copy(file, folder.resolve(String.format("part-%05d.parquet", f)));
+            }
+        }
+        String out = tmp.resolve("out-files").toString();
+        Run run = cli("explain", "--vectors", folder.toString(), "--concepts", npy, "--vocab", vocab.toString(), "--k", "1", "--out", out);
+        assertEquals(0, run.status(), run.stderr());
+        List<Row> rows = spark.read().parquet(out + "/explanations").orderBy("vector").collectAsList();
+        int[] expected = {7, 3, 9, 1, 12, 5};
+        assertEquals(expected.length, rows.size());
+        for (int i = 0; i < expected.length; i++) {
+            Row r = rows.get(i);
+            assertEquals(i, (int) r.getAs("vector"));
+            assertEquals(expected[i], r.<Row>getList(r.fieldIndex("concepts")).get(0).getInt(0), "vector " + i);
+        }
+    }
 }

@@ -247,4 +247,30 @@ class ImagesTest extends SparkTestBase {
         assertEquals(2, run.status());
         assertTrue(run.stderr().contains("no JPEG or PNG files"), run.stderr());
     }
+
+    /**
+     * Defect found in review: decompose named the model of `.../model/model.safetensors` after its folder, the
+     * image commands after the file ("model.safetensors"), so a join of their outputs on model came back empty.
+     * One rule now: every command's default model value is the same.
+     */
+    @Test
+    void everyCommandNamesTheSameCheckpointTheSameSoOutputsJoinOnModel() throws Exception {
+        assertEquals("model.safetensors", ckpt.getFileName().toString(), "a generic file name, named after its folder");
+        Path concepts = writeConcepts();
+        String out = tmp.resolve("out-join").toString();
+        assertEquals(0, cli("decompose", "--checkpoint", ckpt.toString(), "--concepts", concepts + "/emb.npy", "--vocab", concepts + "/vocab.txt",
+                "--layers", "last:1", "--rank", "2", "--out", out).status());
+        assertEquals(0, cli("match-images", "--checkpoint", ckpt.toString(), "--images", images.toString(), "--explanations", out + "/explanations",
+                "--top", "2", "--out", out).status());
+        assertEquals(0, cli("image-mean", "--checkpoint", ckpt.toString(), "--images", images.toString(), "--out", out).status());
+        java.util.Set<String> models = new java.util.TreeSet<>();
+        for (String f : List.of("explanations", "singular_vectors", "matches", "image_mean")) {
+            for (var r : spark.read().parquet(out + "/" + f).select("model").distinct().collectAsList()) models.add(r.getString(0));
+        }
+        assertEquals(java.util.Set.of(ckpt.getParent().getFileName().toString()), models);
+        Run joined = cli("sql", "--out", out, "--format", "csv", "SELECT count(*) AS n FROM explanations e JOIN matches m "
+                + "ON e.model = m.model AND e.layer = m.layer AND e.head = m.head AND e.sv = m.sv");
+        assertEquals(0, joined.status(), joined.stderr());
+        assertEquals(HEADS * 2 * 2, Integer.parseInt(joined.stdout().lines().skip(1).findFirst().orElseThrow().strip()), joined.stdout());
+    }
 }
