@@ -9,7 +9,6 @@ import org.sith.executor.TowerCache;
 import org.sith.run.Schemas;
 import org.sith.run.Progress;
 import org.sith.run.RunRecord;
-import org.sith.run.OutputDir;
 import java.io.IOException;
 import java.io.Serializable;
 import java.io.UncheckedIOException;

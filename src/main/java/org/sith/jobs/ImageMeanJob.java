@@ -10,7 +10,6 @@ import org.sith.executor.ImageShards;
 import org.sith.inputs.ImageSets;
 import org.sith.run.Progress;
 import org.sith.run.RunRecord;
-import org.sith.run.OutputDir;
 import java.io.IOException;
 import java.io.Serializable;
 import java.io.UncheckedIOException;

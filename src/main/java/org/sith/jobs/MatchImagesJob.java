@@ -15,7 +15,6 @@ import org.sith.inputs.ImageSets;
 import org.sith.run.Schemas;
 import org.sith.run.Progress;
 import org.sith.run.RunRecord;
-import org.sith.run.OutputDir;
 import java.io.IOException;
 import java.io.Serializable;
 import java.io.UncheckedIOException;

@@ -7,7 +7,6 @@ import org.sith.executor.ImageShards;
 import org.sith.inputs.ImageSets;
 import org.sith.run.Progress;
 import org.sith.run.RunRecord;
-import org.sith.run.OutputDir;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

@@ -6,7 +6,6 @@ import org.sith.executor.SerializableConf;
 import org.sith.inputs.ImageSets;
 import org.sith.inputs.OutputFolders;
 import org.sith.run.RunRecord;
-import org.sith.run.OutputDir;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;

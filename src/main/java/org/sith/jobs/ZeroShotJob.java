@@ -14,7 +14,6 @@ import org.sith.executor.ImageShards;
 import org.sith.inputs.ImageSets;
 import org.sith.run.Progress;
 import org.sith.run.RunRecord;
-import org.sith.run.OutputDir;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;

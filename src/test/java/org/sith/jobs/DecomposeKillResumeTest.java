@@ -1,6 +1,6 @@
 package org.sith.jobs;
 
-import org.sith.run.OutputDir;
+import org.sith.run.JobRun;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -62,7 +62,7 @@ class DecomposeKillResumeTest {
         // 1. The run that is killed: one task slot and one head per batch, so it writes 8 waves of 4 heads, each a
         //    Spark job whose chunk folder exists without _SUCCESS while it is written.
         Path killedOut = tmp.resolve("killed");
-        Path work = killedOut.resolve(OutputDir.WORK).resolve(DecomposeJob.NAME);
+        Path work = killedOut.resolve(JobRun.WORK).resolve(DecomposeJob.NAME);
         Process killed = start(args, killedOut, "local[1]", "killed", "--batch-rows", "64");
         boolean sawPartial = false;
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
@@ -87,6 +87,17 @@ class DecomposeKillResumeTest {
         assertFalse(Files.exists(killedOut.resolve("explanations")), "the killed run committed nothing");
         assertFalse(Files.exists(killedOut.resolve("_run.json")));
 
+        // 1b. The killed run's claim is left behind: a run without --resume or --overwrite is refused, naming it, and
+        //     leaves the finished waves alone.
+        Process plain = start(args, killedOut, "local[1]", "plain");
+        assertTrue(plain.waitFor(5, TimeUnit.MINUTES));
+        assertEquals(2, plain.exitValue(), log("plain"));
+        String refusal = log("plain").strip();
+        assertEquals(1, refusal.lines().count(), refusal);
+        assertTrue(refusal.contains("explanations/ is claimed by a run that did not finish") && refusal.contains("pid " + killed.pid())
+                && refusal.contains("--resume"), refusal);
+        assertEquals(left, chunks(work), "the refused run touched nothing");
+
         // 2. --resume in a new JVM, on another master: uses the finished waves, ignores the half-written one.
         long t1 = System.nanoTime();
         Process resumed = start(args, killedOut, "local[2]", "resumed", "--resume");
@@ -101,7 +112,7 @@ class DecomposeKillResumeTest {
         assertEquals(total - reused, run.at("/results/heads_computed").asInt(), "only the missing heads were computed");
         assertTrue(reused > 0 && reused < total, "the kill fell half-way: " + reused + " of " + total);
         assertTrue(log("resumed").contains("resuming, " + reused + " of " + total + " heads already done"), log("resumed"));
-        assertFalse(Files.exists(killedOut.resolve(OutputDir.WORK)), "the work folder is gone after the commit");
+        assertFalse(Files.exists(killedOut.resolve(JobRun.WORK)), "the work folder is gone after the commit");
 
         // 3. A run never interrupted, in a third JVM.
         Path cleanOut = tmp.resolve("clean");
@@ -154,7 +165,8 @@ class DecomposeKillResumeTest {
         for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
             if (a.startsWith("--add-opens") || a.startsWith("-Djdk.reflect")) cmd.add(a);
         }
-        cmd.addAll(List.of("-Xmx2g", "-Dlog4j2.configurationFile=conf/log4j2.properties", "-Dspark.master=" + master,
+        cmd.addAll(List.of("-Xmx2g", "-Dlog4j2.configurationFile=conf/log4j2.properties", "-Dsith.log.file=" + tmp.resolve(name + "-spark.log"),
+                "-Dspark.master=" + master,
                 "-Dspark.ui.enabled=false", "-Dspark.driver.host=127.0.0.1"));
         String classpath = Files.readString(Path.of("target", "classpath.txt")).trim();
         cmd.addAll(List.of("-cp", Path.of("target", "classes").toAbsolutePath() + File.pathSeparator + classpath, "org.sith.cli.Main"));

@@ -1,6 +1,6 @@
 package org.sith.jobs;
 
-import org.sith.run.OutputDir;
+import org.sith.run.JobRun;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -177,12 +177,12 @@ class DecomposeTest extends SparkTestBase {
         assertEquals(1, died.status(), died.stderr());
         assertTrue(died.stderr().contains("rerun with --resume"), died.stderr());
         assertFalse(Files.exists(Path.of(out("d4"), "explanations")));
-        assertTrue(Files.isDirectory(Path.of(out("d4"), OutputDir.WORK)));
+        assertTrue(Files.isDirectory(Path.of(out("d4"), JobRun.WORK)));
         Run completed = decompose(openclipF32, out("d4"), "--resume");
         assertEquals(0, completed.status(), completed.stderr());
         assertTrue(completed.stderr().matches("(?s).*resuming, [1-9]\\d* of 16 heads already done.*"), completed.stderr());
         assertEquals(contents(out("d1")), contents(out("d4")));
-        assertFalse(Files.exists(Path.of(out("d4"), OutputDir.WORK)), "work folder removed after the commit");
+        assertFalse(Files.exists(Path.of(out("d4"), JobRun.WORK)), "work folder removed after the commit");
 
         // A resume with other parameters is refused; --overwrite replaces.
         Run other = decompose(openclipF32, out("d3"), "--resume", "--k", "3");

@@ -1,6 +1,6 @@
 package org.sith.jobs;
 
-import org.sith.run.OutputDir;
+import org.sith.run.JobRun;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -81,6 +81,6 @@ class DemoTest extends SparkTestBase {
         }
         assertTrue(new java.io.File(out, "_run.json").isFile());
         assertTrue(new java.io.File(out, "explanations/_run.json").isFile());
-        assertTrue(!new java.io.File(out, OutputDir.WORK).exists(), "work folder removed after success");
+        assertTrue(!new java.io.File(out, JobRun.WORK).exists(), "work folder removed after success");
     }
 }
