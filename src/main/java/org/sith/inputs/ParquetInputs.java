@@ -101,10 +101,10 @@ public final class ParquetInputs {
     public static <T> List<T> collect(Dataset<T> df, String label) {
         try {
             return new ArrayList<>(df.collectAsList());
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // a task's failure arrives as SparkException, a checked exception Java does not see declared
             UserInputException u = unreadable(e, label);
             if (u != null) throw u;
-            throw e;
+            throw ParquetInputs.<RuntimeException>sneaky(e);
         }
     }
 
@@ -114,7 +114,9 @@ public final class ParquetInputs {
         if (given != null) return given;
         String file = null;
         String reason = null;
+        Throwable root = e;
         for (Throwable t = e; t != null; t = t.getCause()) {
+            root = t;
             String m = String.valueOf(t.getMessage());
             java.util.regex.Matcher f = java.util.regex.Pattern.compile("reading file (\\S+?)\\.?\\s").matcher(m + " ");
             if (file == null && m.contains("FAILED_READ_FILE") && f.find()) file = f.group(1);
@@ -124,8 +126,14 @@ public final class ParquetInputs {
                 reason = firstLine(t);
             }
         }
+        if (file != null && reason == null && root != e) reason = firstLine(root); // what the reader met deepest down
         if (reason == null && file == null) return null;
         return new UserInputException(label + ": cannot read " + (file != null ? file : "one of its files") + (reason != null ? " (" + reason + ")" : ""), e);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T extends Throwable> T sneaky(Throwable t) throws T {
+        throw (T) t;
     }
 
     private static boolean has(StructType s, String name, Type type) {
