@@ -44,4 +44,31 @@ public final class RetrievalMetrics {
         }
         return out;
     }
+
+    /** Zero-padded indices, so that {@link TopK}'s tie-break by string is the index order. */
+    public static String pad(long i) {
+        return String.format(java.util.Locale.ROOT, "%012d", i);
+    }
+
+    /**
+     * Scores a batch of images against every (unit) text embedding by cosine and keeps, in {@code tops}, each image's
+     * top texts (key: the image index) and each text's top images among these (key: −1 − text index).
+     *
+     * @param texts n×p row-major, unit rows
+     */
+    public static void rank(float[][] images, long[] imageIndex, float[] texts, int n, int top, java.util.Map<Long, TopK> tops) {
+        for (int k = 0; k < images.length; k++) {
+            int dim = images[k].length;
+            double norm = org.sith.linalg.Vec.norm(images[k]);
+            TopK mine = new TopK(top);
+            for (int q = 0; q < n; q++) {
+                double s = 0;
+                for (int j = 0; j < dim; j++) s += (double) images[k][j] * texts[q * dim + j];
+                s /= norm;
+                mine.offer(s, pad(q));
+                tops.computeIfAbsent(-1L - q, x -> new TopK(top)).offer(s, pad(imageIndex[k]));
+            }
+            tops.put(imageIndex[k], mine);
+        }
+    }
 }

@@ -32,7 +32,7 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
-import org.sith.analysis.MatchScorer;
+import org.sith.model.MatchScorer;
 import org.sith.analysis.TopK;
 import org.sith.checkpoint.ClipCheckpoint;
 import org.sith.heads.HeadBasis;

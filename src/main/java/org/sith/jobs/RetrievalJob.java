@@ -132,28 +132,15 @@ public final class RetrievalJob {
         Broadcast<float[]> textsB = shards.jsc().broadcast(texts);
         Integer heads = p.settings().heads();
         String activation = im.activation();
-        int dim = im.projDim();
         // keys: image index (≥ 0) → its top texts; −1 − text index → that text's top images; Long.MIN_VALUE → skipped
         List<Tuple2<Long, TopK>> merged = shards.tasks().flatMapToPair(i -> {
             VisionTower tower = loader.tower(checkpoint, heads, activation);
             ImageShards.Batch batch = loader.load(i);
             float[][] e = ImageModel.embed(tower, batch);
-            float[] t = textsB.value();
+            long[] index = new long[e.length];
+            for (int k = 0; k < e.length; k++) index[k] = Long.parseLong(batch.decoded().get(k).id());
             Map<Long, TopK> tops = new HashMap<>();
-            for (int k = 0; k < e.length; k++) {
-                String image = batch.decoded().get(k).id();
-                long imageIndex = Long.parseLong(image);
-                double norm = Vec.norm(e[k]);
-                TopK mine = new TopK(top);
-                for (int q = 0; q < n; q++) {
-                    double s = 0;
-                    for (int j = 0; j < dim; j++) s += (double) e[k][j] * t[q * dim + j];
-                    s /= norm;
-                    mine.offer(s, pad(q));
-                    tops.computeIfAbsent(-1L - q, x -> new TopK(top)).offer(s, pad(imageIndex));
-                }
-                tops.put(imageIndex, mine);
-            }
+            RetrievalMetrics.rank(e, index, textsB.value(), n, top, tops);
             List<Tuple2<Long, TopK>> out = new ArrayList<>();
             tops.forEach((key, v) -> out.add(new Tuple2<>(key, v)));
             if (!batch.skipped().isEmpty()) out.add(new Tuple2<>(Long.MIN_VALUE, TopK.skipped(batch.skipped())));
@@ -182,11 +169,6 @@ public final class RetrievalJob {
             else textTops.put((int) (-1 - key), idx);
         });
         return RetrievalMetrics.of(pairs.unsafe(), missing, imageTops, textTops, KS);
-    }
-
-    /** Zero-padded indices, so that TopK's tie-break by string is the index order. */
-    static String pad(long i) {
-        return String.format(Locale.ROOT, "%012d", i);
     }
 
     /** Normalized text embeddings (N×p), embedded in sharded tasks with the tower loaded once per executor. */

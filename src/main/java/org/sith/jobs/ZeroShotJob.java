@@ -1,6 +1,6 @@
 package org.sith.jobs;
 
-import org.sith.analysis.ZeroShot;
+import org.sith.model.ZeroShot;
 import org.sith.executor.ImageModel;
 import org.sith.inputs.Manifests;
 import org.sith.inputs.Tokenizers;

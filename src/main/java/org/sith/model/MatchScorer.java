@@ -1,5 +1,6 @@
-package org.sith.analysis;
+package org.sith.model;
 
+import org.sith.analysis.TopK;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -9,7 +10,6 @@ import java.util.Map;
 import java.util.TreeMap;
 
 import org.sith.heads.VectorId;
-import org.sith.model.VisionTower;
 
 /**
  * The per-head image scores of SPEC §7 for a batch of images: at each selected block,

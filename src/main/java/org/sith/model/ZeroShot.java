@@ -1,4 +1,4 @@
-package org.sith.analysis;
+package org.sith.model;
 
 import org.sith.linalg.Vec;
 

@@ -1,0 +1,4 @@
+/**
+ * The benchmark command's measurements (figures printed, not timed tests).
+ */
+package org.sith.bench;
