@@ -1,6 +1,7 @@
 package org.sith.executor;
 
 import java.io.IOException;
+import java.io.Serializable;
 import java.io.UncheckedIOException;
 
 import org.apache.hadoop.conf.Configuration;
@@ -10,20 +11,26 @@ import org.sith.executor.ImageShards.Batch;
 import org.sith.model.Preprocessor;
 import org.sith.model.VisionTower;
 import org.sith.model.Workspace;
+import org.sith.run.ImageSettings;
 
-/** What the driver checks and passes to tasks about the model's image side. */
-public record ImageModel(Preprocessor pre, String activation, int projDim, int tokens) {
-    public static ImageModel of(String checkpoint, Integer heads, String activation, Integer size, Configuration conf) {
+/**
+ * The model's image side as the driver checked it and the tasks use it: the checkpoint and head count their towers
+ * load with, the preprocessing (its image side checked against the patch grid), the activation and the widths.
+ */
+public record ImageModel(String checkpoint, Integer heads, Preprocessor pre, String activation, int projDim, int tokens) implements Serializable {
+    public static ImageModel of(String checkpoint, ImageSettings s, Configuration conf) {
+        Integer heads = s.heads();
+        String activation = s.activation();
         try (ClipCheckpoint ck = ClipCheckpoint.open(checkpoint, conf, heads)) {
             int patch = ck.patchSize();
             int tokens = ck.tokens();
             int side = (int) Math.round(Math.sqrt(tokens - 1)) * patch;
-            Preprocessor pre = Preprocessor.fromConfig(checkpoint, conf, size);
+            Preprocessor pre = Preprocessor.fromConfig(checkpoint, conf, s.size());
             if (pre.size() != side) {
                 throw new UserInputException("image size " + pre.size() + " (" + pre.source() + ") does not fit checkpoint "
                         + checkpoint + ", which takes " + side + "×" + side + " pixels (" + (tokens - 1) + " patches of " + patch + ")");
             }
-            return new ImageModel(pre, activation != null ? activation : ck.activation(), ck.projDim(), tokens);
+            return new ImageModel(checkpoint, heads, pre, activation != null ? activation : ck.activation(), ck.projDim(), tokens);
         } catch (IOException e) {
             throw new UncheckedIOException("checkpoint " + checkpoint + ": " + e.getMessage(), e);
         }

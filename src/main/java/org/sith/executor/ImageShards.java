@@ -99,8 +99,9 @@ public final class ImageShards {
      * What an image task needs from the driver, small and serializable for the task's closure: the
      * Hadoop configuration, the slices, the accumulator of image digests and the preprocessing.
      */
+    /** {@code model} null: a loader of pixels only (preprocess), with no tower. */
     public record Loader(Broadcast<SerializableConf> conf, Broadcast<List<List<ImageRef>>> slices, CollectionAccumulator<String> digests,
-                  Preprocessor pre) implements Serializable {
+                  Preprocessor pre, ImageModel model) implements Serializable {
         public Configuration hadoop() {
             return conf.value().get();
         }
@@ -117,10 +118,10 @@ public final class ImageShards {
         }
 
         /** The executor's vision tower (read once per JVM), with the task's cores given to BLAS. */
-        public VisionTower tower(String checkpoint, Integer heads, String activation) {
+        public VisionTower tower() {
             TaskContext tc = TaskContext.get();
             Gemm.setBlasThreads(tc == null ? 1 : tc.cpus());
-            return TowerCache.vision(checkpoint, hadoop(), heads, activation);
+            return TowerCache.vision(model.checkpoint(), hadoop(), model.heads(), model.activation());
         }
     }
 
@@ -134,9 +135,14 @@ public final class ImageShards {
                     spark.sparkContext().collectionAccumulator("image digests"), slices.size());
         }
 
-        /** What each task reads its slice with. */
+        /** What each task reads its slice with and embeds it by. */
+        public Loader loader(ImageModel model) {
+            return new Loader(conf, slices, digests, model.pre(), model);
+        }
+
+        /** A loader of pixels only. */
         public Loader loader(Preprocessor pre) {
-            return new Loader(conf, slices, digests, pre);
+            return new Loader(conf, slices, digests, pre, null);
         }
 
         /** The slice indices, one partition each. */

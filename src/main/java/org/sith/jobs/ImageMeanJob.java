@@ -73,7 +73,7 @@ public final class ImageMeanJob {
         Configuration conf = run.hadoopConf();
         RunRecord record = run.record();
         ImageSettings st = p.settings();
-        ImageModel m = ImageModel.of(p.checkpoint(), st.heads(), st.activation(), st.size(), conf);
+        ImageModel m = ImageModel.of(p.checkpoint(), st, conf);
         List<ImageSets.ImageRef> refs = ImageSets.list(p.images(), m.pre().size(), conf);
         String model = ModelName.of(p.checkpoint(), p.modelName());
         record.input("checkpoint", p.checkpoint(), conf);
@@ -82,15 +82,12 @@ public final class ImageMeanJob {
         run.phase("prepare");
 
         ImageShards.Shards shards = ImageShards.Shards.of(spark, refs, st.imagesPerTask());
-        ImageShards.Loader loader = shards.loader(m.pre());
+        ImageShards.Loader loader = shards.loader(m);
         LongAccumulator counter = shards.counter();
-        String checkpoint = p.checkpoint();
-        Integer heads = st.heads();
-        String activation = m.activation();
         List<SliceSum> sums;
         try (Progress progress = new Progress("sith " + NAME, "images", refs.size(), 0, counter)) {
             sums = new ArrayList<>(shards.tasks().map(i -> {
-                VisionTower tower = loader.tower(checkpoint, heads, activation);
+                VisionTower tower = loader.tower();
                 ImageShards.Batch batch = loader.load(i);
                 double[] sum = new double[tower.projDim()];
                 float[][] e = ImageModel.embed(tower, batch);

@@ -84,7 +84,7 @@ public final class MatchImagesJob {
         Configuration conf = run.hadoopConf();
         RunRecord record = run.record();
         ImageSettings st = p.settings();
-        ImageModel m = ImageModel.of(p.checkpoint(), st.heads(), st.activation(), st.size(), conf);
+        ImageModel m = ImageModel.of(p.checkpoint(), st, conf);
         List<MatchScorer.HeadVectors> heads = explainedHeads(spark, p);
         int vectors = heads.stream().mapToInt(h -> h.svs().length).sum();
         List<ImageSets.ImageRef> refs = ImageSets.list(p.images(), m.pre().size(), conf);
@@ -95,18 +95,15 @@ public final class MatchImagesJob {
         run.phase("prepare");
 
         ImageShards.Shards shards = ImageShards.Shards.of(spark, refs, st.imagesPerTask());
-        ImageShards.Loader loader = shards.loader(m.pre());
+        ImageShards.Loader loader = shards.loader(m);
         LongAccumulator counter = shards.counter();
         Broadcast<List<MatchScorer.HeadVectors>> headsB = shards.jsc().broadcast(heads);
-        String checkpoint = p.checkpoint();
-        Integer headsOverride = st.heads();
-        String activation = m.activation();
         int top = p.top();
         List<String> skipped = new ArrayList<>();
         List<Tuple2<VectorId, TopK>> merged;
         try (Progress progress = new Progress("sith " + NAME, "images", refs.size(), 0, counter)) {
             JavaPairRDD<VectorId, TopK> perTask = shards.tasks().flatMapToPair(i -> {
-                VisionTower tower = loader.tower(checkpoint, headsOverride, activation);
+                VisionTower tower = loader.tower();
                 ImageShards.Batch batch = loader.load(i);
                 MatchScorer scorer = new MatchScorer(headsB.value(), tower, batch.decoded().stream().map(ImageSets.ImageRef::id).toList(), top);
                 tower.probe(batch.pixels(), batch.count(), ImageModel.imagesPerProduct(tower), new Workspace(), scorer);

@@ -123,18 +123,16 @@ public final class RetrievalJob {
     /** The figures of one checkpoint, keyed "metric@k". */
     static Map<String, Double> evaluate(SparkSession spark, Config p, String checkpoint, Manifests.Pairs pairs, List<String> skipped, RunRecord record) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
-        ImageModel im = ImageModel.of(checkpoint, p.settings().heads(), p.settings().activation(), p.settings().size(), conf);
+        ImageModel im = ImageModel.of(checkpoint, p.settings(), conf);
         float[] texts = embedTexts(spark, p, checkpoint, pairs.texts(), im.projDim());
         int n = pairs.texts().size();
         int top = KS[KS.length - 1];
         ImageShards.Shards shards = ImageShards.Shards.of(spark, pairs.refs(), p.settings().imagesPerTask());
-        ImageShards.Loader loader = shards.loader(im.pre());
+        ImageShards.Loader loader = shards.loader(im);
         Broadcast<float[]> textsB = shards.jsc().broadcast(texts);
-        Integer heads = p.settings().heads();
-        String activation = im.activation();
         // keys: image index (≥ 0) → its top texts; −1 − text index → that text's top images; Long.MIN_VALUE → skipped
         List<Tuple2<Long, TopK>> merged = shards.tasks().flatMapToPair(i -> {
-            VisionTower tower = loader.tower(checkpoint, heads, activation);
+            VisionTower tower = loader.tower();
             ImageShards.Batch batch = loader.load(i);
             float[][] e = ImageModel.embed(tower, batch);
             long[] index = new long[e.length];

@@ -103,7 +103,7 @@ public final class ZeroShotJob {
             if (!t.contains("{}")) throw new UserInputException("--templates " + p.templates() + ": template '" + t + "' has no {} for the class name");
         }
         Manifests.Manifest m = Manifests.Manifest.read(p.manifest(), classes, conf);
-        ImageModel im = ImageModel.of(p.checkpoint(), st.heads(), st.activation(), st.size(), conf);
+        ImageModel im = ImageModel.of(p.checkpoint(), st, conf);
         float[] weights = classifier(p, conf, classes, templates, im.projDim());
         String model = ModelName.of(p.checkpoint(), p.modelName());
         record.input("checkpoint", p.checkpoint(), conf).input("images", p.manifest(), conf).input("classes", p.classes(), conf);
@@ -113,17 +113,14 @@ public final class ZeroShotJob {
         run.phase("classifier");
 
         ImageShards.Shards shards = ImageShards.Shards.of(spark, m.refs(), st.imagesPerTask());
-        ImageShards.Loader loader = shards.loader(im.pre());
+        ImageShards.Loader loader = shards.loader(im);
         LongAccumulator counter = shards.counter();
         Broadcast<float[]> weightsB = shards.jsc().broadcast(weights);
-        String checkpoint = p.checkpoint();
-        Integer heads = st.heads();
-        String activation = im.activation();
         int nClasses = classes.size();
         List<SliceResult> results;
         try (Progress progress = new Progress("sith " + NAME, "images", m.refs().size(), 0, counter)) {
             results = new ArrayList<>(shards.tasks().map(i -> {
-                VisionTower tower = loader.tower(checkpoint, heads, activation);
+                VisionTower tower = loader.tower();
                 ImageShards.Batch batch = loader.load(i);
                 float[][] e = ImageModel.embed(tower, batch);
                 List<Prediction> out = new ArrayList<>();

@@ -155,7 +155,9 @@ public final class OutputClaim implements AutoCloseable {
                 return new Holder(j.get("run").asText(), j.get("command").asText(), j.get("host").asText(), j.get("pid").asLong(),
                         j.get("started").asText(), st.getModificationTime());
             } catch (IOException | RuntimeException e) {
-                return new Holder("unknown", "another run", "an unknown host", -1, "just now", System.currentTimeMillis());
+                // being written this instant, or left half-written by a crash: it goes stale with its age like any claim
+                return new Holder("unknown", "another run", "an unknown host", -1, "at " + Instant.ofEpochMilli(st.getModificationTime()),
+                        st.getModificationTime());
             }
         } catch (java.io.FileNotFoundException e) {
             return null;
@@ -191,7 +193,14 @@ public final class OutputClaim implements AutoCloseable {
     /** Releases every claim this run holds (only its own: a claim another run took over stays). */
     @Override
     public void close() {
-        if (heartbeat != null) heartbeat.shutdownNow();
+        if (heartbeat != null) {
+            heartbeat.shutdown(); // no new beats; the one in flight (if any) completes
+            try {
+                heartbeat.awaitTermination(30, TimeUnit.SECONDS); // a beat in flight must not rewrite a claim after its release
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         for (Path p : held) {
             Holder h = read(p);
             if (h != null && h.run().equals(runId)) delete(p);
