@@ -1,5 +1,6 @@
 package org.sith.jobs;
 
+import org.sith.heads.VectorId;
 import org.sith.run.OutputTarget;
 import org.sith.run.JobRun;
 import org.sith.executor.SerializableConf;
@@ -122,7 +123,7 @@ public final class ReportJob {
         data.put("sources", sources);
         Strings concepts = new Strings();
         Strings images = new Strings();
-        Map<String, List<Object[]>> matches = matches(byKind.get(Kind.MATCHES), p.thumbs(), images);
+        Map<VectorId, List<Object[]>> matches = matches(byKind.get(Kind.MATCHES), p.thumbs(), images);
         int vectors = 0;
         List<Object> expl = new ArrayList<>();
         for (Source s : byKind.getOrDefault(Kind.EXPLANATIONS, List.of())) {
@@ -195,13 +196,13 @@ public final class ReportJob {
         return new java.math.BigDecimal(d).round(new java.math.MathContext(4)).doubleValue();
     }
 
-    static String key(Object layer, Object head, Object sv) {
-        return layer + "/" + head + "/" + sv;
+    static VectorId key(Object layer, Object head, Object sv) {
+        return new VectorId(((Number) layer).intValue(), ((Number) head).intValue(), ((Number) sv).intValue());
     }
 
-    /** Per vector (layer/head/sv): [image index, score] pairs by rank, the first {@code thumbs}. */
-    static Map<String, List<Object[]>> matches(List<Source> sources, int thumbs, Strings images) {
-        Map<String, List<Object[]>> out = new HashMap<>();
+    /** Per vector: [image index, score] pairs by rank, the first {@code thumbs}. */
+    static Map<VectorId, List<Object[]>> matches(List<Source> sources, int thumbs, Strings images) {
+        Map<VectorId, List<Object[]>> out = new HashMap<>();
         if (sources == null || thumbs == 0) return out;
         for (Source s : sources) {
             List<Row> rows = s.df().filter(functions.col("rank").leq(thumbs)).select("layer", "head", "sv", "rank", "image", "score")
@@ -213,7 +214,7 @@ public final class ReportJob {
         return out;
     }
 
-    static Map<String, Object> explanations(Source s, Strings concepts, Map<String, List<Object[]>> matches) {
+    static Map<String, Object> explanations(Source s, Strings concepts, Map<VectorId, List<Object[]>> matches) {
         Dataset<Row> df = s.df();
         boolean hasRes = Arrays.asList(df.columns()).contains("fidelity_residual");
         boolean hasDeg = Arrays.asList(df.columns()).contains("degenerate");
