@@ -9,15 +9,12 @@ public final class Sessions {
     private Sessions() {}
 
     /**
-     * The Hadoop configuration a session would have, without starting one: Hadoop's defaults plus every
-     * {@code spark.hadoop.*} setting of spark-submit, the properties file and --conf (what reaches s3a and HDFS).
+     * The Hadoop configuration a session would have, made the way Spark makes it (so the file systems a preflight
+     * opens and caches are configured as the session's), without starting one: Hadoop's defaults, every
+     * {@code spark.hadoop.*} setting of spark-submit, the properties file and --conf, and the AWS environment.
      */
     public static Configuration hadoopConf() {
-        Configuration conf = new Configuration();
-        for (scala.Tuple2<String, String> kv : new SparkConf().getAll()) {
-            if (kv._1().startsWith("spark.hadoop.")) conf.set(kv._1().substring("spark.hadoop.".length()), kv._2());
-        }
-        return conf;
+        return org.apache.spark.deploy.SparkHadoopUtil.get().newConfiguration(new SparkConf());
     }
 
     public static SparkSession getOrCreate(String appName) {

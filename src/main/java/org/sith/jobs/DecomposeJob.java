@@ -84,7 +84,7 @@ public final class DecomposeJob {
 
     public static Result run(SparkSession spark, Config c) {
         preflight(c, spark.sparkContext().hadoopConfiguration());
-        return JobRun.run(spark, NAME, c.out(), OUTPUTS, c, run -> decompose(run, c));
+        return JobRun.run(spark, NAME, c.out(), OUTPUTS, true, c, run -> decompose(run, c));
     }
 
     private static Result decompose(JobRun run, Config c) {

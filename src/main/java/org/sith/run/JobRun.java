@@ -47,6 +47,7 @@ public final class JobRun {
     private final Path staging;
     private final RunRecord record;
     private boolean keepWork;
+    private boolean committed;
 
     private JobRun(SparkSession spark, String command, OutputTarget target, List<String> outputs, Path out, FileSystem fs, String runId, Record config) {
         this.spark = spark;
@@ -62,6 +63,12 @@ public final class JobRun {
 
     /** Runs {@code body} as command {@code command} writing {@code outputs} under {@code target}; {@code config} is recorded. */
     public static <R> R run(SparkSession spark, String command, OutputTarget target, List<String> outputs, Record config, Body<R> body) {
+        return run(spark, command, target, outputs, false, config, body);
+    }
+
+    /** As above; {@code resumable}: the command takes --resume (its refusal of existing outputs says so). */
+    public static <R> R run(SparkSession spark, String command, OutputTarget target, List<String> outputs, boolean resumable, Record config,
+                            Body<R> body) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         Path out = Fs.path(target.folder());
         FileSystem fs = Fs.fs(out, conf);
@@ -72,7 +79,7 @@ public final class JobRun {
         JobRun run = null;
         boolean committed = false;
         try {
-            if (target.mode() == WriteMode.FAIL) refuseExisting(fs, out, target, outputs);
+            if (target.mode() == WriteMode.FAIL) refuseExisting(fs, out, target, outputs, resumable);
             run = new JobRun(spark, command, target, outputs, out, fs, runId, config);
             R result = body.run(run);
             committed = run.committed;
@@ -87,21 +94,19 @@ public final class JobRun {
         }
     }
 
-    private static void refuseExisting(FileSystem fs, Path out, OutputTarget target, List<String> outputs) {
+    private static void refuseExisting(FileSystem fs, Path out, OutputTarget target, List<String> outputs, boolean resumable) {
         for (String name : outputs) {
             Path p = new Path(out, name);
             try {
                 if (fs.exists(p) && (!fs.getFileStatus(p).isDirectory() || fs.listStatus(p).length > 0)) {
                     throw new UserInputException("--out " + target.folder() + ": " + name + (fs.getFileStatus(p).isDirectory() ? "/" : "")
-                            + " already exists and is not empty (use --overwrite to replace it)");
+                            + " already exists and is not empty (use --overwrite to replace it" + (resumable ? " or --resume to complete it)" : ")"));
                 }
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
         }
     }
-
-    private boolean committed;
 
     public SparkSession spark() {
         return spark;
