@@ -75,7 +75,7 @@ public final class JobRun {
         boolean existed = exists(fs, out);
         if (existed && !isDirectory(fs, out)) throw new UserInputException("--out " + target.folder() + " is a file, not a folder");
         String runId = UUID.randomUUID().toString().substring(0, 8);
-        OutputClaim claim = OutputClaim.acquire(fs, out, target.folder(), outputs, command, target.mode(), runId);
+        OutputClaim claim = OutputClaim.acquire(fs, out, target.folder(), outputs, command, target.mode(), resumable, runId);
         JobRun run = null;
         boolean committed = false;
         try {

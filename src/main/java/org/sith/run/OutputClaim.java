@@ -75,9 +75,15 @@ public final class OutputClaim implements AutoCloseable {
      * {@link UserInputException} names the output and the run that holds it.
      */
     public static OutputClaim acquire(FileSystem fs, Path out, String outLabel, List<String> outputs, String command, WriteMode mode, String runId) {
+        return acquire(fs, out, outLabel, outputs, command, mode, true, runId);
+    }
+
+    /** As above; {@code resumable}: the command takes --resume (a refusal offers it). */
+    public static OutputClaim acquire(FileSystem fs, Path out, String outLabel, List<String> outputs, String command, WriteMode mode,
+                                      boolean resumable, String runId) {
         OutputClaim c = new OutputClaim(fs, out, runId, describe(runId, command));
         try {
-            for (String name : outputs) c.claim(name, outLabel, mode);
+            for (String name : outputs) c.claim(name, outLabel, mode, resumable);
         } catch (RuntimeException e) {
             c.close();
             throw e;
@@ -86,7 +92,7 @@ public final class OutputClaim implements AutoCloseable {
         return c;
     }
 
-    private void claim(String name, String outLabel, WriteMode mode) {
+    private void claim(String name, String outLabel, WriteMode mode, boolean resumable) {
         Path p = new Path(dir, name);
         for (int attempt = 0; attempt < 3; attempt++) {
             if (createExclusive(fs, p, content)) {
@@ -101,7 +107,7 @@ public final class OutputClaim implements AutoCloseable {
             }
             if (mode == WriteMode.FAIL) {
                 throw new UserInputException("--out " + outLabel + ": " + name + "/ is claimed by a run that did not finish, " + h.describe()
-                        + "; rerun with --resume to complete its work or --overwrite to replace it");
+                        + (resumable ? "; rerun with --resume to complete its work or --overwrite to replace it" : "; rerun with --overwrite to replace it"));
             }
             Path takeover = new Path(dir, name + ".takeover-" + h.run());
             if (!createExclusive(fs, takeover, content)) {
