@@ -18,20 +18,18 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sith.checkpoint.SafeTensorsWriter;
 import org.sith.checkpoint.TensorData;
-import org.sith.coding.Method;
 import org.sith.coding.SparseCoder;
 import org.sith.heads.HeadBasis;
-import org.sith.heads.Side;
 import org.sith.heads.VoFactors;
+import org.sith.inputs.ConceptsInput;
 import org.sith.io.Npy;
 import org.sith.jobs.DecomposeJob;
-import org.sith.inputs.ConceptsInput;
+import org.sith.linalg.Gemm;
 import org.sith.run.Coding;
 import org.sith.run.HeadSelection;
 import org.sith.run.LayerSpec;
 import org.sith.run.OutputTarget;
 import org.sith.run.WriteMode;
-import org.sith.linalg.Gemm;
 
 /**
  * Figures measured in one process, so ratios are meaningful on a shared machine: the sgemm roofline

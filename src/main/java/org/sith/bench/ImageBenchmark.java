@@ -8,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
-
 import javax.imageio.ImageIO;
 
 import org.apache.hadoop.conf.Configuration;
@@ -16,21 +15,19 @@ import org.apache.spark.sql.SparkSession;
 import org.sith.checkpoint.ClipCheckpoint;
 import org.sith.checkpoint.SafeTensorsWriter;
 import org.sith.checkpoint.TensorData;
-import org.sith.coding.Method;
-import org.sith.heads.Side;
+import org.sith.inputs.ConceptsInput;
 import org.sith.io.Npy;
 import org.sith.jobs.DecomposeJob;
 import org.sith.jobs.MatchImagesJob;
-import org.sith.inputs.ConceptsInput;
+import org.sith.linalg.Gemm;
+import org.sith.model.VisionTower;
+import org.sith.model.Workspace;
 import org.sith.run.Coding;
 import org.sith.run.HeadSelection;
 import org.sith.run.ImageSettings;
 import org.sith.run.LayerSpec;
 import org.sith.run.OutputTarget;
 import org.sith.run.WriteMode;
-import org.sith.linalg.Gemm;
-import org.sith.model.VisionTower;
-import org.sith.model.Workspace;
 
 /**
  * Vision-tower throughput on a random ViT-B/32-shaped tower (224 px, d=768, 12 layers, 12 heads,

@@ -13,11 +13,11 @@ import org.sith.checkpoint.SafeTensorsWriter;
 import org.sith.checkpoint.TensorData;
 import org.sith.checkpoint.TensorMap;
 import org.sith.jobs.EmbedConceptsJob;
-import org.sith.run.OutputTarget;
-import org.sith.run.WriteMode;
 import org.sith.linalg.Gemm;
 import org.sith.model.TextTower;
 import org.sith.model.Workspace;
+import org.sith.run.OutputTarget;
+import org.sith.run.WriteMode;
 
 /**
  * Text-tower throughput on a random tower of a real model's shape, against the sgemm roofline

@@ -1,7 +1,5 @@
 package org.sith.checkpoint;
 
-import org.sith.io.FloatBits;
-
 import java.io.Closeable;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -17,8 +15,8 @@ import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-
 import org.sith.UserInputException;
+import org.sith.io.FloatBits;
 import org.sith.io.Fs;
 
 /**

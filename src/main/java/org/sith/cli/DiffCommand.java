@@ -1,6 +1,5 @@
 package org.sith.cli;
 
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;

@@ -6,7 +6,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.SparkSession;
 import org.sith.UserInputException;
 
@@ -117,5 +116,4 @@ public final class Main {
         b.append("\n--driver-memory, --executor-memory, --executor-cores, --num-executors (see the header of submit.sh).");
         return b.toString();
     }
-
 }

@@ -1,13 +1,12 @@
 package org.sith.coding;
 
-import org.sith.linalg.Vec;
-
 import java.nio.FloatBuffer;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.sith.UserInputException;
+import org.sith.linalg.Vec;
 
 /**
  * Batched greedy sparse coding of many vectors over one dictionary D (n x p, unit rows).

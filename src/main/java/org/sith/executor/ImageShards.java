@@ -1,8 +1,5 @@
 package org.sith.executor;
 
-import org.sith.inputs.ImageSets;
-import org.sith.inputs.ImageSets.ImageRef;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.Serializable;
@@ -11,7 +8,6 @@ import java.util.List;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
-
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -20,9 +16,11 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
+import org.sith.inputs.ImageSets.ImageRef;
+import org.sith.inputs.ImageSets;
 import org.sith.io.Fs;
-import org.sith.linalg.Gemm;
 import org.sith.io.Npy;
+import org.sith.linalg.Gemm;
 import org.sith.model.ImageDecoder;
 import org.sith.model.Preprocessor;
 import org.sith.model.VisionTower;

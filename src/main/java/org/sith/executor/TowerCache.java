@@ -6,7 +6,6 @@ import java.io.UncheckedIOException;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.Path;
-
 import org.sith.checkpoint.ClipCheckpoint;
 import org.sith.checkpoint.ClipText;
 import org.sith.io.Fs;

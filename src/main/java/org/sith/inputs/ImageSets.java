@@ -1,6 +1,5 @@
 package org.sith.inputs;
 
-import org.sith.run.RunRecord;
 import java.io.IOException;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
@@ -15,10 +14,10 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocatedFileStatus;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.RemoteIterator;
-
 import org.sith.UserInputException;
 import org.sith.io.Fs;
 import org.sith.io.Npy;
+import org.sith.run.RunRecord;
 
 /**
  * The images a command reads: a folder (searched recursively for .jpg/.jpeg/.png), a glob, or one

@@ -15,7 +15,6 @@ import java.nio.charset.StandardCharsets;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-
 import org.sith.UserInputException;
 
 /** A UTF-8 text file as lines, through any Hadoop file system. */

@@ -1,7 +1,5 @@
 package org.sith.jobs;
 
-import org.sith.run.Schemas;
-import org.sith.run.ParquetFooters;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -14,7 +12,6 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.sith.UserInputException;
 import org.sith.checkpoint.SafeTensorsWriter;
@@ -22,11 +19,11 @@ import org.sith.demo.DemoBpe;
 import org.sith.demo.SyntheticClip;
 import org.sith.heads.VectorId;
 import org.sith.inputs.ConceptsInput;
+import org.sith.io.Fs;
 import org.sith.run.Coding;
 import org.sith.run.HeadSelection;
 import org.sith.run.OutputTarget;
 import org.sith.run.WriteMode;
-import org.sith.io.Fs;
 
 /** `demo`: a synthetic CLIP with planted concepts, decomposed end to end, with the recovery checked. */
 public final class DemoJob {

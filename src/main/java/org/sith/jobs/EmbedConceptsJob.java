@@ -1,14 +1,5 @@
 package org.sith.jobs;
 
-import org.sith.inputs.Tokenizers;
-import org.sith.inputs.Paths;
-import org.sith.run.OutputTarget;
-import org.sith.run.JobRun;
-import org.sith.executor.SerializableConf;
-import org.sith.executor.TowerCache;
-import org.sith.run.Schemas;
-import org.sith.run.Progress;
-import org.sith.run.RunRecord;
 import java.io.IOException;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
@@ -19,7 +10,6 @@ import java.util.List;
 import java.util.Map;
 
 import org.apache.hadoop.conf.Configuration;
-import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
@@ -28,11 +18,19 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
 import org.sith.checkpoint.ClipText;
+import org.sith.executor.SerializableConf;
+import org.sith.executor.TowerCache;
+import org.sith.inputs.Paths;
+import org.sith.inputs.Tokenizers;
 import org.sith.io.TextLines;
-import org.sith.linalg.Gemm;
 import org.sith.model.ClipTokenizer;
 import org.sith.model.TextTower;
 import org.sith.model.Workspace;
+import org.sith.run.JobRun;
+import org.sith.run.OutputTarget;
+import org.sith.run.Progress;
+import org.sith.run.RunRecord;
+import org.sith.run.Schemas;
 
 /**
  * `embed-concepts`: a vocabulary (one concept a line) through the checkpoint's own tokenizer and

@@ -1,18 +1,6 @@
 package org.sith.jobs;
 
-import org.sith.executor.ImageModel;
-import org.sith.inputs.Paths;
-import org.sith.run.ImageSettings;
-import org.sith.run.ModelName;
-import org.sith.run.OutputTarget;
-import org.sith.run.JobRun;
-import org.sith.executor.ImageShards;
-import org.sith.inputs.ImageSets;
-import org.sith.run.Progress;
-import org.sith.run.RunRecord;
-import java.io.IOException;
 import java.io.Serializable;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -24,12 +12,19 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
-import org.sith.checkpoint.ClipCheckpoint;
+import org.sith.executor.ImageModel;
+import org.sith.executor.ImageShards;
+import org.sith.inputs.ImageSets;
+import org.sith.inputs.Paths;
 import org.sith.io.Npy;
 import org.sith.linalg.Vec;
-import org.sith.model.Preprocessor;
 import org.sith.model.VisionTower;
-import org.sith.model.Workspace;
+import org.sith.run.ImageSettings;
+import org.sith.run.JobRun;
+import org.sith.run.ModelName;
+import org.sith.run.OutputTarget;
+import org.sith.run.Progress;
+import org.sith.run.RunRecord;
 
 /**
  * `image-mean`: the mean of the unit-normalized image embeddings of a set of images (SPEC §10),

@@ -1,25 +1,9 @@
 package org.sith.jobs;
 
-import org.sith.heads.LayerHeads;
-import org.sith.heads.VectorId;
-import org.sith.heads.HeadId;
-import org.sith.executor.ImageModel;
-import org.sith.inputs.Explanations;
-import org.sith.inputs.Paths;
-import org.sith.run.ImageSettings;
-import org.sith.run.ModelName;
-import org.sith.run.OutputTarget;
-import org.sith.run.JobRun;
-import org.sith.executor.ImageShards;
-import org.sith.inputs.ImageSets;
-import org.sith.run.Schemas;
-import org.sith.run.Progress;
-import org.sith.run.RunRecord;
 import java.io.IOException;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -32,13 +16,28 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
-import org.sith.model.MatchScorer;
 import org.sith.analysis.TopK;
 import org.sith.checkpoint.ClipCheckpoint;
+import org.sith.executor.ImageModel;
+import org.sith.executor.ImageShards;
 import org.sith.heads.HeadBasis;
-import org.sith.heads.VoFactors;
+import org.sith.heads.HeadId;
+import org.sith.heads.LayerHeads;
+import org.sith.heads.VectorId;
+import org.sith.inputs.Explanations;
+import org.sith.inputs.ImageSets;
+import org.sith.inputs.Paths;
+import org.sith.model.MatchScorer;
 import org.sith.model.VisionTower;
 import org.sith.model.Workspace;
+import org.sith.run.ImageSettings;
+import org.sith.run.JobRun;
+import org.sith.run.ModelName;
+import org.sith.run.OutputTarget;
+import org.sith.run.Progress;
+import org.sith.run.RunRecord;
+import org.sith.run.Schemas;
+
 import scala.Tuple2;
 
 /**
@@ -67,7 +66,6 @@ public final class MatchImagesJob {
     }
 
     public record Result(long images, long vectors, List<String> skipped, String out) {}
-
 
     /** The key under which tasks report the images they skipped. */
     private static final VectorId SKIPPED = new VectorId(-1, -1, -1);
@@ -140,7 +138,6 @@ public final class MatchImagesJob {
         run.commit();
         return new Result(refs.size() - skipped.size(), vectors, skipped, p.out().folder());
     }
-
 
     /** The explained (layer, head, sv) triples, with u_j and σ_j recomputed from the checkpoint and checked against the file. */
     static List<MatchScorer.HeadVectors> explainedHeads(SparkSession spark, Config p) {

@@ -1,12 +1,5 @@
 package org.sith.jobs;
 
-import org.sith.inputs.Paths;
-import org.sith.run.OutputTarget;
-import org.sith.run.JobRun;
-import org.sith.executor.ImageShards;
-import org.sith.inputs.ImageSets;
-import org.sith.run.Progress;
-import org.sith.run.RunRecord;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -28,9 +21,16 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
+import org.sith.executor.ImageShards;
+import org.sith.inputs.ImageSets;
+import org.sith.inputs.Paths;
 import org.sith.io.Fs;
 import org.sith.io.Npy;
 import org.sith.model.Preprocessor;
+import org.sith.run.JobRun;
+import org.sith.run.OutputTarget;
+import org.sith.run.Progress;
+import org.sith.run.RunRecord;
 
 /**
  * `preprocess`: images decoded, resized (PIL-exact bicubic), center-cropped and normalized into

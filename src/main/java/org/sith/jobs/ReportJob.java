@@ -1,12 +1,5 @@
 package org.sith.jobs;
 
-import org.sith.heads.VectorId;
-import org.sith.run.OutputTarget;
-import org.sith.run.JobRun;
-import org.sith.executor.SerializableConf;
-import org.sith.inputs.ImageSets;
-import org.sith.inputs.OutputFolders;
-import org.sith.run.RunRecord;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -22,7 +15,6 @@ import java.util.Set;
 import java.util.TreeMap;
 
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
@@ -30,10 +22,17 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.sith.UserInputException;
+import org.sith.executor.SerializableConf;
+import org.sith.heads.VectorId;
+import org.sith.inputs.ImageSets;
+import org.sith.inputs.OutputFolders;
 import org.sith.io.Fs;
 import org.sith.io.Npy;
 import org.sith.report.ReportPage;
 import org.sith.report.Thumbnails;
+import org.sith.run.JobRun;
+import org.sith.run.OutputTarget;
+import org.sith.run.RunRecord;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,29 +1,13 @@
 package org.sith.jobs;
 
-import org.sith.executor.ImageModel;
-import org.sith.inputs.Manifests;
-import org.sith.inputs.Tokenizers;
-import org.sith.inputs.Paths;
-import org.sith.run.ImageSettings;
-import org.sith.run.ModelName;
-import org.sith.run.OutputTarget;
-import org.sith.run.JobRun;
-import org.sith.executor.SerializableConf;
-import org.sith.executor.TowerCache;
-import org.sith.executor.ImageShards;
-import org.sith.inputs.ImageSets;
-import org.sith.run.RunRecord;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.Path;
-import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
@@ -35,14 +19,25 @@ import org.sith.UserInputException;
 import org.sith.analysis.RetrievalMetrics;
 import org.sith.analysis.TopK;
 import org.sith.checkpoint.ClipText;
-import org.sith.io.Fs;
-import org.sith.io.TextLines;
-import org.sith.linalg.Gemm;
+import org.sith.executor.ImageModel;
+import org.sith.executor.ImageShards;
+import org.sith.executor.SerializableConf;
+import org.sith.executor.TowerCache;
+import org.sith.inputs.ImageSets;
+import org.sith.inputs.Manifests;
+import org.sith.inputs.Paths;
+import org.sith.inputs.Tokenizers;
 import org.sith.linalg.Vec;
 import org.sith.model.ClipTokenizer;
 import org.sith.model.TextTower;
 import org.sith.model.VisionTower;
 import org.sith.model.Workspace;
+import org.sith.run.ImageSettings;
+import org.sith.run.JobRun;
+import org.sith.run.ModelName;
+import org.sith.run.OutputTarget;
+import org.sith.run.RunRecord;
+
 import scala.Tuple2;
 
 /**

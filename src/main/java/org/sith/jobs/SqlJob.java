@@ -1,6 +1,5 @@
 package org.sith.jobs;
 
-import org.sith.inputs.OutputFolders;
 import java.util.List;
 import java.util.stream.Collectors;
 
@@ -10,6 +9,7 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.sith.UserInputException;
+import org.sith.inputs.OutputFolders;
 
 /**
  * `sql`: every output folder registered as a temporary view named after it, then the user's query.

@@ -1,22 +1,7 @@
 package org.sith.jobs;
 
-import org.sith.model.ZeroShot;
-import org.sith.executor.ImageModel;
-import org.sith.inputs.Manifests;
-import org.sith.inputs.Tokenizers;
-import org.sith.inputs.Paths;
-import org.sith.run.ImageSettings;
-import org.sith.run.ModelName;
-import org.sith.run.OutputTarget;
-import org.sith.run.JobRun;
-import org.sith.executor.TowerCache;
-import org.sith.executor.ImageShards;
-import org.sith.inputs.ImageSets;
-import org.sith.run.Progress;
-import org.sith.run.RunRecord;
 import java.io.Serializable;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -24,7 +9,6 @@ import java.util.Map;
 import java.util.TreeMap;
 
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.Path;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -33,13 +17,24 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
-import org.sith.io.Fs;
-import org.sith.io.TextLines;
-import org.sith.linalg.Vec;
+import org.sith.executor.ImageModel;
+import org.sith.executor.ImageShards;
+import org.sith.executor.TowerCache;
+import org.sith.inputs.ImageSets;
+import org.sith.inputs.Manifests;
+import org.sith.inputs.Paths;
+import org.sith.inputs.Tokenizers;
 import org.sith.model.ClipTokenizer;
 import org.sith.model.TextTower;
 import org.sith.model.VisionTower;
 import org.sith.model.Workspace;
+import org.sith.model.ZeroShot;
+import org.sith.run.ImageSettings;
+import org.sith.run.JobRun;
+import org.sith.run.ModelName;
+import org.sith.run.OutputTarget;
+import org.sith.run.Progress;
+import org.sith.run.RunRecord;
 
 /**
  * `zero-shot` (SPEC §7): class weights w_c = normalize(mean_t normalize(text(template_t(class_c)))),
@@ -177,7 +172,6 @@ public final class ZeroShotJob {
         }
     }
 
-
     /** The class weights (SPEC §7) from the checkpoint's text tower, C×p row-major. */
     static float[] classifier(Config p, Configuration conf, List<String> classes, List<String> templates, int projDim) {
         ClipTokenizer tok = Tokenizers.of(p.bpe(), p.checkpoint(), conf);
@@ -198,6 +192,5 @@ public final class ZeroShotJob {
             throw new java.io.UncheckedIOException(e);
         }
     }
-
 
 }

@@ -1,6 +1,5 @@
 package org.sith.model;
 
-import org.sith.analysis.TopK;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -9,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
+import org.sith.analysis.TopK;
 import org.sith.heads.VectorId;
 
 /**

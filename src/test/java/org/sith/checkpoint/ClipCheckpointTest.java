@@ -14,7 +14,6 @@ import java.util.LinkedHashMap;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-
 import org.sith.UserInputException;
 
 class ClipCheckpointTest {

@@ -12,14 +12,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
+import org.sith.TestData;
+
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.S3Object;
-
-import org.sith.TestData;
 
 /**
  * moto_server on loopback, a real S3 endpoint for s3a. The test talks to it through the AWS SDK's own S3

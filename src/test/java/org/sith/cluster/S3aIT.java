@@ -17,9 +17,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.sith.SparkTestBase;
-import org.sith.run.ClaimRaces;
 import org.sith.cluster.ItSupport.Inputs;
 import org.sith.cluster.ItSupport.Result;
+import org.sith.run.ClaimRaces;
 
 /**
  * decompose reading s3a:// and writing s3a:// on moto_server: through the launcher with the credentials

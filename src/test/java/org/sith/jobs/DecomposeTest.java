@@ -1,6 +1,5 @@
 package org.sith.jobs;
 
-import org.sith.run.JobRun;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -27,6 +26,7 @@ import org.sith.checkpoint.SafeTensorsWriter;
 import org.sith.checkpoint.TensorData;
 import org.sith.demo.SyntheticClip;
 import org.sith.io.Npy;
+import org.sith.run.JobRun;
 
 /** decompose through the command line: layouts and dtypes, determinism, resume, refusals, bad input. */
 class DecomposeTest extends SparkTestBase {

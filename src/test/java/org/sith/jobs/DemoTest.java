@@ -1,6 +1,5 @@
 package org.sith.jobs;
 
-import org.sith.run.JobRun;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -16,6 +15,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sith.SparkTestBase;
 import org.sith.demo.SyntheticClip;
+import org.sith.run.JobRun;
 
 /** The demo end to end: planted concepts recovered, outputs readable by DuckDB with the SPEC schemas. */
 class DemoTest extends SparkTestBase {

@@ -25,15 +25,15 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.sith.RelativeError;
 import org.sith.SparkTestBase;
+import org.sith.checkpoint.ClipCheckpoint;
 import org.sith.checkpoint.SafeTensors;
 import org.sith.checkpoint.TensorData;
 import org.sith.checkpoint.TensorInfo;
-import org.sith.checkpoint.ClipCheckpoint;
 import org.sith.model.PythonOracle;
 import org.sith.model.ReferenceMatchScores;
+import org.sith.model.VisionFixtures;
 import org.sith.model.VisionTower;
 import org.sith.model.Workspace;
-import org.sith.model.VisionFixtures;
 
 /**
  * edit by table: the exported checkpoint differs from the input only in the edited blocks'

@@ -1,6 +1,5 @@
 package org.sith.jobs;
 
-import org.sith.executor.TowerCache;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -20,9 +19,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -30,10 +26,14 @@ import org.junit.jupiter.api.io.TempDir;
 import org.sith.SparkTestBase;
 import org.sith.TestData;
 import org.sith.checkpoint.TensorData;
+import org.sith.executor.TowerCache;
 import org.sith.model.ClipTokenizer;
 import org.sith.model.PythonOracle;
 import org.sith.model.ReferenceTextForward;
 import org.sith.model.TextFixtures;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 
 /**
  * embed-concepts end to end with CLIP's real tokenizer files and a small random text tower of the

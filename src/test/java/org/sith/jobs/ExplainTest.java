@@ -1,6 +1,5 @@
 package org.sith.jobs;
 
-import org.sith.run.Schemas;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -24,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.sith.SparkTestBase;
 import org.sith.TestData;
 import org.sith.io.Npy;
+import org.sith.run.Schemas;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 

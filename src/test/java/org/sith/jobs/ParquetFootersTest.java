@@ -1,6 +1,5 @@
 package org.sith.jobs;
 
-import org.sith.run.ParquetFooters;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -28,6 +27,7 @@ import org.apache.parquet.format.Util;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sith.io.Fs;
+import org.sith.run.ParquetFooters;
 
 /** Footers whose encoding lists come in another order are rewritten to one canonical byte sequence. */
 class ParquetFootersTest {

@@ -19,7 +19,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
-
 import javax.imageio.ImageIO;
 
 import org.apache.hadoop.conf.Configuration;

@@ -4,7 +4,6 @@ import java.awt.image.BufferedImage;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Random;
-
 import javax.imageio.ImageIO;
 
 import org.sith.TestData;

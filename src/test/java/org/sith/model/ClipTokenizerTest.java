@@ -27,15 +27,14 @@ import java.util.zip.GZIPOutputStream;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sith.TestData;
+import org.sith.UserInputException;
+import org.sith.demo.DemoBpe;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-
-import org.sith.TestData;
-import org.sith.UserInputException;
-import org.sith.demo.DemoBpe;
 
 class ClipTokenizerTest {
     static final Path OPENAI = TestData.DIR.resolve("tokenizer/openai/bpe_simple_vocab_16e6.txt.gz");

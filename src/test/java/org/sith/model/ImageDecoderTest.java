@@ -15,12 +15,10 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.zip.CRC32;
 import java.util.zip.Deflater;
-
 import javax.imageio.IIOImage;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageTypeSpecifier;
@@ -31,10 +29,9 @@ import javax.imageio.metadata.IIOMetadataNode;
 import javax.imageio.stream.MemoryCacheImageOutputStream;
 
 import org.junit.jupiter.api.Test;
-import org.w3c.dom.Node;
-
 import org.sith.TestData;
 import org.sith.UserInputException;
+import org.w3c.dom.Node;
 
 class ImageDecoderTest {
     // ---- writing test images ----

@@ -20,7 +20,6 @@ import java.util.Random;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-
 import org.sith.TestData;
 import org.sith.UserInputException;
 

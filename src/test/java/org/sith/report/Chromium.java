@@ -12,11 +12,10 @@ import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Assertions;
+import org.sith.TestData;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-
-import org.sith.TestData;
 
 /**
  * Headless Debian {@code chromium}, run as a user would open the report: the DOM after its scripts ran,
