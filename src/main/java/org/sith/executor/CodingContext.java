@@ -4,14 +4,12 @@ import java.io.Serializable;
 import java.util.function.Function;
 
 import org.apache.hadoop.fs.Path;
-import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.sith.coding.SparseCoder;
 import org.sith.concepts.ConceptDictionary;
 import org.sith.inputs.Concepts;
 import org.sith.inputs.ConceptsInput;
-import org.sith.linalg.Gemm;
 import org.sith.run.Coding;
 import org.sith.run.JobRun;
 import org.sith.run.RunRecord;
@@ -95,9 +93,7 @@ public final class CodingContext implements Serializable {
      * coder per concurrent task), giving BLAS the task's cores.
      */
     public <T> T withCoder(Function<SparseCoder, T> work) {
-        TaskContext tc = TaskContext.get();
-        int cpus = tc == null ? 1 : tc.cpus();
-        Gemm.setBlasThreads(cpus);
+        int cpus = TaskCores.toBlas();
         ConceptDictionary d = dict.value();
         SparseCoder coder = ExecutorCache.borrow(d, cpus, coding.batchRows());
         try {

@@ -8,7 +8,6 @@ import java.util.List;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
-import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -20,7 +19,6 @@ import org.sith.inputs.ImageSets.ImageRef;
 import org.sith.inputs.ImageSets;
 import org.sith.io.Fs;
 import org.sith.io.Npy;
-import org.sith.linalg.Gemm;
 import org.sith.model.ImageDecoder;
 import org.sith.model.Preprocessor;
 import org.sith.model.VisionTower;
@@ -117,8 +115,7 @@ public final class ImageShards {
 
         /** The executor's vision tower (read once per JVM), with the task's cores given to BLAS. */
         public VisionTower tower() {
-            TaskContext tc = TaskContext.get();
-            Gemm.setBlasThreads(tc == null ? 1 : tc.cpus());
+            TaskCores.toBlas();
             return TowerCache.vision(model.checkpoint(), hadoop(), model.heads(), model.activation());
         }
     }

@@ -55,8 +55,7 @@ public final class TowerCache<T> {
 
     /** The executor's text tower for a task, with the task's cores given to BLAS. */
     public static TextTower textForTask(String checkpoint, Configuration conf, int heads, String activation) {
-        org.apache.spark.TaskContext tc = org.apache.spark.TaskContext.get();
-        org.sith.linalg.Gemm.setBlasThreads(tc == null ? 1 : tc.cpus());
+        TaskCores.toBlas();
         return text(checkpoint, conf, heads, activation);
     }
 

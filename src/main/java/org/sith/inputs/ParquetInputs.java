@@ -141,9 +141,9 @@ public final class ParquetInputs {
         return false;
     }
 
+    /** The message's first line; Spark's PATH_NOT_FOUND error as plain words. */
     static String firstLine(Throwable e) {
-        String m = String.valueOf(e.getMessage());
-        int nl = m.indexOf('\n');
-        return (nl < 0 ? m : m.substring(0, nl)).toLowerCase(Locale.ROOT).startsWith("[path_not_found]") ? "no such path" : (nl < 0 ? m : m.substring(0, nl));
+        String line = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
+        return line.toLowerCase(Locale.ROOT).startsWith("[path_not_found]") ? "no such path" : line;
     }
 }

@@ -6,6 +6,7 @@ import java.net.URI;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Path;
 
 /** Every path a user gives may be local, file:, hdfs: or s3a:; all file access goes through here. */
@@ -29,12 +30,24 @@ public final class Fs {
         }
     }
 
-    public static boolean exists(String p, Configuration conf) {
-        Path path = path(p);
+    public static boolean exists(FileSystem fs, Path p) {
         try {
-            return fs(path, conf).exists(path);
+            return fs.exists(p);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * The local file system without its checksum layer (no .crc side files); any other as it is. For small files
+     * rewritten in place or by other tools (run records, claims), where a stale .crc would turn a read into an error.
+     */
+    public static FileSystem plain(FileSystem fs) {
+        return fs instanceof LocalFileSystem l ? l.getRaw() : fs;
+    }
+
+    public static boolean exists(String p, Configuration conf) {
+        Path path = path(p);
+        return exists(fs(path, conf), path);
     }
 }

@@ -76,11 +76,11 @@ final class TokenizerFiles {
     static Parts inFolder(FileSystem fs, Path dir) {
         Path vocab = new Path(dir, "vocab.json");
         Path merges = new Path(dir, "merges.txt");
-        if (exists(fs, vocab) && exists(fs, merges)) return hf(fs, vocab, merges, null);
+        if (Fs.exists(fs, vocab) && Fs.exists(fs, merges)) return hf(fs, vocab, merges, null);
         Path tokenizer = new Path(dir, "tokenizer.json");
-        if (exists(fs, tokenizer)) return tokenizerJson(tokenizer, json(fs, tokenizer));
+        if (Fs.exists(fs, tokenizer)) return tokenizerJson(tokenizer, json(fs, tokenizer));
         Path openAi = new Path(dir, OPENAI_NAME);
-        if (exists(fs, openAi)) return openAi(fs, openAi);
+        if (Fs.exists(fs, openAi)) return openAi(fs, openAi);
         return null;
     }
 
@@ -103,8 +103,8 @@ final class TokenizerFiles {
 
     /** vocab.json + merges.txt (CLIP's 48,894-merge cap applies, as in transformers); vocabRoot if already parsed. */
     private static Parts hf(FileSystem fs, Path vocabPath, Path mergesPath, JsonNode vocabRoot) {
-        if (!exists(fs, mergesPath)) throw new UserInputException("tokenizer merges file " + mergesPath + " does not exist (it must sit beside " + vocabPath.getName() + ")");
-        if (!exists(fs, vocabPath)) throw new UserInputException("tokenizer vocabulary " + vocabPath + " does not exist (it must sit beside " + mergesPath.getName() + ")");
+        if (!Fs.exists(fs, mergesPath)) throw new UserInputException("tokenizer merges file " + mergesPath + " does not exist (it must sit beside " + vocabPath.getName() + ")");
+        if (!Fs.exists(fs, vocabPath)) throw new UserInputException("tokenizer vocabulary " + vocabPath + " does not exist (it must sit beside " + mergesPath.getName() + ")");
         Map<String, Integer> vocab = vocabMap(vocabPath, vocabRoot != null ? vocabRoot : json(fs, vocabPath), "");
         List<String[]> merges = mergeLines(mergesPath, text(mergesPath, read(fs, mergesPath)));
         return checked(vocabPath, merges, vocab, vocabPath + " + " + mergesPath, true);
@@ -254,14 +254,6 @@ final class TokenizerFiles {
             throw new UserInputException("tokenizer file " + p + " does not exist");
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read tokenizer file " + p + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static boolean exists(FileSystem fs, Path p) {
-        try {
-            return fs.exists(p);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 

@@ -72,7 +72,7 @@ public final class JobRun {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         Path out = Fs.path(target.folder());
         FileSystem fs = Fs.fs(out, conf);
-        boolean existed = exists(fs, out);
+        boolean existed = Fs.exists(fs, out);
         if (existed && !isDirectory(fs, out)) throw new UserInputException("--out " + target.folder() + " is a file, not a folder");
         String runId = UUID.randomUUID().toString().substring(0, 8);
         OutputClaim claim = OutputClaim.acquire(fs, out, target.folder(), outputs, command, target.mode(), resumable, runId);
@@ -148,7 +148,7 @@ public final class JobRun {
     }
 
     public boolean exists(String name) {
-        return exists(fs, new Path(out, name));
+        return Fs.exists(fs, new Path(out, name));
     }
 
     /** This command's resumable work (finished chunks), under `--out/.sith-work/<command>`. */
@@ -209,7 +209,7 @@ public final class JobRun {
         } catch (IOException | RuntimeException e) {
             System.err.println("sith " + command + ": could not clean up " + out + ": " + e.getMessage());
         }
-        if (keep && exists(fs, work())) {
+        if (keep && Fs.exists(fs, work())) {
             System.err.println("sith " + command + ": finished work kept under " + work() + "; rerun with --resume to complete it");
         }
     }
@@ -240,7 +240,7 @@ public final class JobRun {
      * replaces a `_run.json` with another tool must not meet a checksum error on the next run.
      */
     public void writeText(Path p, String text) throws IOException {
-        FileSystem plain = plain(fs);
+        FileSystem plain = Fs.plain(fs);
         if (plain != fs) plain.delete(new Path(p.getParent(), "." + p.getName() + ".crc"), false);
         try (OutputStream o = plain.create(p, true)) {
             o.write(text.getBytes(StandardCharsets.UTF_8));
@@ -248,7 +248,7 @@ public final class JobRun {
     }
 
     public String readText(Path p) {
-        try (var in = plain(fs).open(p)) {
+        try (var in = Fs.plain(fs).open(p)) {
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -264,15 +264,7 @@ public final class JobRun {
     }
 
     public boolean exists(Path p) {
-        return exists(fs, p);
-    }
-
-    private static boolean exists(FileSystem fs, Path p) {
-        try {
-            return fs.exists(p);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return Fs.exists(fs, p);
     }
 
     private static boolean isDirectory(FileSystem fs, Path p) {
@@ -281,11 +273,6 @@ public final class JobRun {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-    }
-
-    /** The local file system without its checksum layer; any other as it is. */
-    static FileSystem plain(FileSystem fs) {
-        return fs instanceof org.apache.hadoop.fs.LocalFileSystem l ? l.getRaw() : fs;
     }
 
     private static void removeIfEmpty(FileSystem fs, Path p) {

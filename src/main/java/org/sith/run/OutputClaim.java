@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.StandardOpenOption;
@@ -21,10 +20,10 @@ import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FSDataOutputStreamBuilder;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.RawLocalFileSystem;
 import org.sith.UserInputException;
+import org.sith.io.Fs;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -57,7 +56,7 @@ public final class OutputClaim implements AutoCloseable {
 
     private OutputClaim(FileSystem fs, Path out, String runId, byte[] content) {
         // the local file system without its checksum layer: a claim is rewritten while others read it
-        this.fs = fs instanceof LocalFileSystem l ? l.getRaw() : fs;
+        this.fs = Fs.plain(fs);
         this.dir = new Path(out, FOLDER);
         this.runId = runId;
         this.content = content;
@@ -236,8 +235,7 @@ public final class OutputClaim implements AutoCloseable {
      */
     static boolean createExclusive(FileSystem fs, Path p, byte[] bytes) {
         try {
-            FileSystem raw = fs instanceof LocalFileSystem l ? l.getRaw() : fs;
-            if (raw instanceof RawLocalFileSystem local) {
+            if (Fs.plain(fs) instanceof RawLocalFileSystem local) {
                 java.nio.file.Path f = local.pathToFile(p).toPath();
                 Files.createDirectories(f.getParent());
                 try {
@@ -293,9 +291,5 @@ public final class OutputClaim implements AutoCloseable {
 
     public String runId() {
         return runId;
-    }
-
-    static String text(byte[] b) {
-        return new String(b, StandardCharsets.UTF_8);
     }
 }

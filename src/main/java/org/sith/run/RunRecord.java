@@ -204,7 +204,7 @@ public final class RunRecord {
      */
     public static com.fasterxml.jackson.databind.JsonNode read(Path p, Configuration conf) {
         FileSystem fs = Fs.fs(p, conf);
-        FileSystem plain = fs instanceof org.apache.hadoop.fs.LocalFileSystem l ? l.getRaw() : fs;
+        FileSystem plain = Fs.plain(fs);
         try {
             if (!plain.exists(p)) return null;
             try (InputStream in = plain.open(p)) {
