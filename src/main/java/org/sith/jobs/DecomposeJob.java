@@ -82,8 +82,9 @@ public final class DecomposeJob {
         }
     }
 
+    /** The command line ran {@link #preflight} already; the run resolves the same selection against the model it opens. */
     public static Result run(SparkSession spark, Config c) {
-        preflight(c, spark.sparkContext().hadoopConfiguration());
+        Paths.mustExist("checkpoint", c.checkpoint(), spark.sparkContext().hadoopConfiguration());
         return JobRun.run(spark, NAME, c.out(), OUTPUTS, true, c, run -> decompose(run, c));
     }
 

@@ -71,9 +71,7 @@ public final class DiffJob {
 
     /** The checks that need the checkpoints' headers but no Spark. */
     public static void preflight(Config c, Configuration conf) {
-        Paths.mustExist("base", c.base(), conf);
-        Paths.mustExist("finetuned", c.finetuned(), conf);
-        Paths.mustExist("adapter", c.adapter(), conf);
+        inputsExist(c, conf);
         try (ClipCheckpoint base = ClipCheckpoint.open(c.base(), conf, c.heads().heads())) {
             c.heads().resolve(base);
             if (c.finetuned() != null) {
@@ -86,9 +84,16 @@ public final class DiffJob {
         }
     }
 
+    /** The command line ran {@link #preflight} already; the run checks the same against the checkpoints it opens. */
     public static Result run(SparkSession spark, Config c) {
-        preflight(c, spark.sparkContext().hadoopConfiguration());
+        inputsExist(c, spark.sparkContext().hadoopConfiguration());
         return JobRun.run(spark, NAME, c.out(), OUTPUTS, c, run -> diff(run, c));
+    }
+
+    private static void inputsExist(Config c, Configuration conf) {
+        Paths.mustExist("base", c.base(), conf);
+        Paths.mustExist("finetuned", c.finetuned(), conf);
+        Paths.mustExist("adapter", c.adapter(), conf);
     }
 
     private static Result diff(JobRun run, Config c) {
