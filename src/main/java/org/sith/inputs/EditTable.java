@@ -3,11 +3,9 @@ package org.sith.inputs;
 import static org.sith.inputs.ParquetInputs.column;
 
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Set;
 
 import org.apache.hadoop.conf.Configuration;
@@ -18,7 +16,6 @@ import org.sith.UserInputException;
 import org.sith.checkpoint.VisionWeights;
 import org.sith.heads.VectorEdit;
 import org.sith.heads.VectorId;
-import org.sith.io.TextLines;
 
 /** `--edits`: a CSV with a header naming layer, head, sv, alpha (any order), or a Parquet table with those columns. */
 public final class EditTable {
@@ -45,21 +42,17 @@ public final class EditTable {
 
     private static List<VectorEdit> csv(String path, Configuration conf, String label) {
         List<VectorEdit> out = new ArrayList<>();
-        String[] lines = TextLines.read(path, conf, label);
-        String[] header = lines[0].split(",", -1);
-        Map<String, Integer> col = new HashMap<>();
-        for (int i = 0; i < header.length; i++) col.put(header[i].strip().toLowerCase(Locale.ROOT), i);
-        for (String c : List.of("layer", "head", "sv", "alpha")) {
-            if (!col.containsKey(c)) throw new UserInputException(label + ": the header has no '" + c + "' column (need layer,head,sv,alpha)");
+        CsvFile csv = CsvFile.read(path, conf, label);
+        int[] col = new int[4];
+        List<String> names = List.of("layer", "head", "sv", "alpha");
+        for (int i = 0; i < 4; i++) {
+            col[i] = csv.column(names.get(i));
+            if (col[i] < 0) throw new UserInputException(label + ": the header has no '" + names.get(i) + "' column (need layer,head,sv,alpha)");
         }
-        for (int r = 1; r < lines.length; r++) {
-            if (lines[r].isBlank()) continue;
-            String[] f = lines[r].split(",", -1);
-            String where = label + " line " + (r + 1);
-            if (f.length != header.length) throw new UserInputException(where + ": " + f.length + " fields, the header has " + header.length);
-            VectorId id = new VectorId(intField(f[col.get("layer")], where, "layer"), intField(f[col.get("head")], where, "head"),
-                    intField(f[col.get("sv")], where, "sv"));
-            out.add(new VectorEdit(id, alpha(f[col.get("alpha")], where), null));
+        for (CsvFile.Line l : csv.records(false)) {
+            VectorId id = new VectorId(intField(l.get(col[0]), l.where(), "layer"), intField(l.get(col[1]), l.where(), "head"),
+                    intField(l.get(col[2]), l.where(), "sv"));
+            out.add(new VectorEdit(id, alpha(l.get(col[3]), l.where()), null));
         }
         return out;
     }

@@ -1,7 +1,6 @@
 package org.sith.inputs;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -40,11 +39,10 @@ public final class Manifests {
     public record Manifest(List<ImageSets.ImageRef> refs, int[] labels, String[] groups) {
         public static Manifest read(String path, List<String> classes, Configuration conf) {
             String label = "--images " + path;
-            String[] lines = TextLines.read(path, conf, label);
-            List<String> header = Arrays.stream(lines[0].split(",", -1)).map(s -> s.strip().toLowerCase(Locale.ROOT)).toList();
-            int image = header.indexOf("image");
-            int lab = header.indexOf("label");
-            int group = header.indexOf("group");
+            CsvFile csv = CsvFile.read(path, conf, label);
+            int image = csv.column("image");
+            int lab = csv.column("label");
+            int group = csv.column("group");
             if (image < 0 || lab < 0) throw new UserInputException(label + ": the header must name 'image' and 'label' columns (and optionally 'group')");
             Map<String, Integer> byName = new HashMap<>();
             for (int c = 0; c < classes.size(); c++) byName.putIfAbsent(classes.get(c), c);
@@ -52,13 +50,10 @@ public final class Manifests {
             List<ImageSets.ImageRef> refs = new ArrayList<>();
             List<Integer> labels = new ArrayList<>();
             List<String> groups = new ArrayList<>();
-            for (int r = 1; r < lines.length; r++) {
-                if (lines[r].isBlank()) continue;
-                String[] f = lines[r].split(",", -1);
-                String where = label + " line " + (r + 1);
-                if (f.length != header.size()) throw new UserInputException(where + ": " + f.length + " fields, the header has " + header.size());
-                String img = f[image].strip();
-                String l = f[lab].strip();
+            for (CsvFile.Line line : csv.records(false)) {
+                String where = line.where();
+                String img = line.get(image);
+                String l = line.get(lab);
                 Integer c = byName.get(l);
                 if (c == null) {
                     try {
@@ -70,7 +65,7 @@ public final class Manifests {
                 }
                 refs.add(ImageSets.inManifest(img, img, base));
                 labels.add(c);
-                if (group >= 0) groups.add(f[group].strip());
+                if (group >= 0) groups.add(line.get(group));
             }
             if (refs.isEmpty()) throw new UserInputException(label + " lists no image");
             return new Manifest(refs, labels.stream().mapToInt(Integer::intValue).toArray(), group >= 0 ? groups.toArray(new String[0]) : null);
@@ -91,28 +86,25 @@ public final class Manifests {
 
         public static Pairs read(String path, Configuration conf) {
             String label = "--images " + path;
-            String[] lines = TextLines.read(path, conf, label);
-            List<String> header = Arrays.stream(lines[0].split(",", -1)).map(s -> s.strip().toLowerCase(Locale.ROOT)).toList();
-            int image = header.indexOf("image");
-            int text = header.indexOf("text");
-            int unsafe = header.indexOf("unsafe");
-            if (image < 0 || text < 0 || unsafe < 0 || text != header.size() - 1) {
+            CsvFile csv = CsvFile.read(path, conf, label);
+            int image = csv.column("image");
+            int text = csv.column("text");
+            int unsafe = csv.column("unsafe");
+            if (image < 0 || text < 0 || unsafe < 0 || text != csv.columns() - 1) {
                 throw new UserInputException(label + ": the header must be image,unsafe,text with text last (it may contain commas)");
             }
             Path base = Fs.path(path).getParent();
             List<ImageSets.ImageRef> refs = new ArrayList<>();
             List<String> texts = new ArrayList<>();
             List<Boolean> flags = new ArrayList<>();
-            for (int r = 1; r < lines.length; r++) {
-                if (lines[r].isBlank()) continue;
-                String[] f = lines[r].split(",", header.size());
-                String where = label + " line " + (r + 1);
-                if (f.length != header.size()) throw new UserInputException(where + ": " + f.length + " fields, the header has " + header.size());
-                String img = f[image].strip();
-                String u = f[unsafe].strip().toLowerCase(Locale.ROOT);
-                if (!List.of("0", "1", "true", "false").contains(u)) throw new UserInputException(where + ": unsafe '" + u + "' is not 0, 1, true or false");
+            for (CsvFile.Line line : csv.records(true)) {
+                String img = line.get(image);
+                String u = line.get(unsafe).toLowerCase(Locale.ROOT);
+                if (!List.of("0", "1", "true", "false").contains(u)) {
+                    throw new UserInputException(line.where() + ": unsafe '" + u + "' is not 0, 1, true or false");
+                }
                 refs.add(ImageSets.inManifest(Integer.toString(refs.size()), img, base));
-                texts.add(f[text].strip());
+                texts.add(line.get(text));
                 flags.add(u.equals("1") || u.equals("true"));
             }
             if (refs.isEmpty()) throw new UserInputException(label + " lists no pair");
