@@ -12,14 +12,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 
-import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.sith.checkpoint.SafeTensorsWriter;
-import org.sith.demo.SyntheticClip;
-import org.sith.io.Npy;
+import org.sith.SyntheticInputs;
 
 /**
  * Options out of range, and options that do not fit the model (read from the checkpoint's header), are refused
@@ -36,15 +33,10 @@ class RefusalsBeforeSparkTest {
 
     @BeforeAll
     static void inputs() throws Exception {
-        SyntheticClip clip = new SyntheticClip(21); // 4 layers of 4 heads of width 64
-        Path dir = Files.createDirectories(tmp.resolve("model"));
-        checkpoint = dir.resolve("model.safetensors").toString();
-        SafeTensorsWriter.write(checkpoint, new Configuration(), clip.tensors, Map.of());
-        Files.writeString(dir.resolve("open_clip_config.json"), clip.openClipConfig());
-        concepts = tmp.resolve("c.npy").toString();
-        Npy.write(concepts, new Configuration(), new long[] {clip.concepts.length, clip.p}, clip.embeddings);
-        vocab = tmp.resolve("c.txt").toString();
-        Files.writeString(Path.of(vocab), String.join("\n", clip.concepts) + "\n");
+        SyntheticInputs in = SyntheticInputs.write(tmp.resolve("model"));
+        checkpoint = in.checkpoint().toString();
+        concepts = in.concepts().toString();
+        vocab = in.vocab().toString();
         out = Files.createDirectories(tmp.resolve("out"));
         Files.writeString(out.resolve("notes.txt"), "the user's own file");
     }

@@ -14,7 +14,7 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.sith.cluster.ItSupport.Inputs;
+import org.sith.SyntheticInputs;
 import org.sith.cluster.ItSupport.Result;
 
 /**
@@ -26,7 +26,7 @@ import org.sith.cluster.ItSupport.Result;
 class ClusterIT {
     static final Path DIR = ItSupport.ROOT.resolve("target/it/cluster");
     static final String BUCKET = "sith-cluster";
-    static Inputs in;
+    static SyntheticInputs in;
     static StandaloneCluster cluster;
     static Moto moto;
     static Path local;
@@ -35,7 +35,7 @@ class ClusterIT {
     static void startClusterAndRunLocally() throws Exception {
         ItSupport.requirePackage();
         org.apache.commons.io.FileUtils.deleteDirectory(DIR.toFile());
-        in = Inputs.write(DIR.resolve("inputs"));
+        in = SyntheticInputs.write(DIR.resolve("inputs"));
         moto = Moto.start(DIR.resolve("logs"));
         cluster = StandaloneCluster.start(DIR, 2, "3g");
         local = DIR.resolve("out-local");

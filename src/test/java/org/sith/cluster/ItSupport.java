@@ -22,11 +22,7 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
-import org.apache.hadoop.conf.Configuration;
 import org.sith.TestData;
-import org.sith.checkpoint.SafeTensorsWriter;
-import org.sith.demo.SyntheticClip;
-import org.sith.io.Npy;
 
 /**
  * What the cluster and s3a tests share: real processes (the launcher, spark-submit, a standalone master
@@ -145,24 +141,6 @@ final class ItSupport {
             return s.length() > 4000 ? "..." + s.substring(s.length() - 4000) : s;
         } catch (IOException e) {
             return e.toString();
-        }
-    }
-
-    /** The inputs of the decompose runs: the synthetic CLIP as OpenCLIP F32, its concepts as .npy + vocabulary. */
-    record Inputs(Path dir, Path checkpoint, Path config, Path concepts, Path vocab) {
-        static Inputs write(Path dir) throws IOException {
-            SyntheticClip clip = new SyntheticClip(21);
-            Configuration conf = new Configuration();
-            Files.createDirectories(dir);
-            Path ck = dir.resolve("model.safetensors");
-            SafeTensorsWriter.write(ck.toString(), conf, clip.tensors, Map.of());
-            Path config = dir.resolve("open_clip_config.json");
-            Files.writeString(config, clip.openClipConfig());
-            Path npy = dir.resolve("concepts.npy");
-            Npy.write(npy.toString(), conf, new long[] {clip.concepts.length, clip.p}, clip.embeddings);
-            Path vocab = dir.resolve("concepts.txt");
-            Files.writeString(vocab, String.join("\n", clip.concepts) + "\n", StandardCharsets.UTF_8);
-            return new Inputs(dir, ck, config, npy, vocab);
         }
     }
 

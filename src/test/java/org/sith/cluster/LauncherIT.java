@@ -21,9 +21,9 @@ import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.sith.SyntheticInputs;
 import org.sith.checkpoint.SafeTensorsWriter;
 import org.sith.checkpoint.TensorData;
-import org.sith.cluster.ItSupport.Inputs;
 import org.sith.cluster.ItSupport.Result;
 import org.sith.demo.SyntheticClip;
 
@@ -35,14 +35,14 @@ import org.sith.demo.SyntheticClip;
  */
 class LauncherIT {
     static final Path DIR = ItSupport.ROOT.resolve("target/it/launcher");
-    static Inputs in;
+    static SyntheticInputs in;
     static Path logs;
 
     @BeforeAll
     static void inputs() throws Exception {
         ItSupport.requirePackage();
         org.apache.commons.io.FileUtils.deleteDirectory(DIR.toFile());
-        in = Inputs.write(DIR.resolve("inputs"));
+        in = SyntheticInputs.write(DIR.resolve("inputs"));
         logs = DIR.resolve("logs");
     }
 

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.sith.SparkTestBase;
-import org.sith.cluster.ItSupport.Inputs;
+import org.sith.SyntheticInputs;
 import org.sith.cluster.ItSupport.Result;
 import org.sith.run.ClaimRaces;
 
@@ -30,7 +30,7 @@ class S3aIT extends SparkTestBase {
     static final Path DIR = ItSupport.ROOT.resolve("target/it/s3a");
     static final String BUCKET = "sith-s3a";
     static final String S3 = "s3a://" + BUCKET + "/";
-    static Inputs in;
+    static SyntheticInputs in;
     static Moto moto;
     static Path local;
 
@@ -38,7 +38,7 @@ class S3aIT extends SparkTestBase {
     static void startMotoAndUpload() throws Exception {
         org.apache.commons.io.FileUtils.deleteDirectory(DIR.toFile());
         moto = Moto.start(DIR.resolve("logs"));
-        in = Inputs.write(DIR.resolve("inputs"));
+        in = SyntheticInputs.write(DIR.resolve("inputs"));
         moto.bucket(BUCKET);
         moto.put(BUCKET, "models/synthetic/model.safetensors", in.checkpoint());
         moto.put(BUCKET, "models/synthetic/open_clip_config.json", in.config());

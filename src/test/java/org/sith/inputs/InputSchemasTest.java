@@ -7,9 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 
-import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.DataTypes;
@@ -18,9 +16,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sith.SparkTestBase;
-import org.sith.checkpoint.SafeTensorsWriter;
-import org.sith.demo.SyntheticClip;
-import org.sith.io.Npy;
+import org.sith.SyntheticInputs;
 
 /** Parquet inputs of the wrong shape: each command names the column, its type and the type it needs, in one line. */
 class InputSchemasTest extends SparkTestBase {
@@ -32,15 +28,10 @@ class InputSchemasTest extends SparkTestBase {
 
     @BeforeAll
     static void inputs() throws Exception {
-        SyntheticClip clip = new SyntheticClip(21);
-        Path dir = Files.createDirectories(tmp.resolve("model"));
-        checkpoint = dir.resolve("model.safetensors").toString();
-        SafeTensorsWriter.write(checkpoint, new Configuration(), clip.tensors, Map.of());
-        Files.writeString(dir.resolve("open_clip_config.json"), clip.openClipConfig());
-        concepts = tmp.resolve("c.npy").toString();
-        Npy.write(concepts, new Configuration(), new long[] {clip.concepts.length, clip.p}, clip.embeddings);
-        vocab = tmp.resolve("c.txt").toString();
-        Files.writeString(Path.of(vocab), String.join("\n", clip.concepts) + "\n");
+        SyntheticInputs in = SyntheticInputs.write(tmp.resolve("model"));
+        checkpoint = in.checkpoint().toString();
+        concepts = in.concepts().toString();
+        vocab = in.vocab().toString();
     }
 
     static String parquet(String name, StructType schema, Row... rows) {
