@@ -11,6 +11,16 @@ public record VectorId(int layer, int head, int sv) implements Comparable<Vector
     private static final Comparator<VectorId> ORDER = Comparator.comparingInt(VectorId::layer).thenComparingInt(VectorId::head)
             .thenComparingInt(VectorId::sv);
 
+    /** Whether the model has this vector: its layer, its head and a singular vector within the head width. */
+    public boolean within(org.sith.checkpoint.VisionWeights model) {
+        return layer >= 0 && layer < model.layers() && head >= 0 && head < model.heads() && sv >= 0 && sv < model.headDim();
+    }
+
+    /** "(L layers, H heads, D vectors each)": what a model has, for a message about a vector it has not. */
+    public static String shape(org.sith.checkpoint.VisionWeights model) {
+        return "(" + model.layers() + " layers, " + model.heads() + " heads, " + model.headDim() + " vectors each)";
+    }
+
     public HeadId headId() {
         return new HeadId(layer, head);
     }

@@ -31,10 +31,7 @@ public final class EditTable {
         Set<VectorId> seen = new HashSet<>();
         for (int i = 0; i < out.size(); i++) {
             VectorId v = out.get(i).id();
-            if (v.layer() < 0 || v.layer() >= model.layers() || v.head() < 0 || v.head() >= model.heads() || v.sv() < 0 || v.sv() >= model.headDim()) {
-                throw new UserInputException(label + ": edit " + (i + 1) + " (" + v + ") is outside the checkpoint (" + model.layers() + " layers, "
-                        + model.heads() + " heads, " + model.headDim() + " vectors each)");
-            }
+            if (!v.within(model)) throw new UserInputException(label + ": edit " + (i + 1) + " (" + v + ") is outside the checkpoint " + VectorId.shape(model));
             if (!seen.add(v)) throw new UserInputException(label + ": " + v + " is listed twice");
         }
         return out;

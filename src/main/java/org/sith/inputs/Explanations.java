@@ -10,6 +10,7 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.sith.UserInputException;
+import org.sith.checkpoint.VisionWeights;
 import org.sith.heads.VectorId;
 
 /** An `explanations/` folder given with `--explanations` (the output of decompose). */
@@ -19,8 +20,11 @@ public final class Explanations {
     /** One explained vector: its σ and its concepts (rows of id int, concept string, weight double; weight-descending). */
     public record Explained(double sigma, List<Row> concepts) {}
 
-    /** Every explained head vector, by (layer, head, sv) in numeric order; rows of `explain` (no layer) are skipped. */
-    public static TreeMap<VectorId, Explained> read(SparkSession spark, String path) {
+    /**
+     * Every explained head vector, by (layer, head, sv) in numeric order; rows of `explain` (no layer) are skipped. Each
+     * must be a vector of {@code model}.
+     */
+    public static TreeMap<VectorId, Explained> read(SparkSession spark, String path, VisionWeights model) {
         String label = "--explanations " + path;
         Paths.mustExist("explanations", path, spark.sparkContext().hadoopConfiguration());
         Dataset<Row> df = ParquetInputs.open(spark, path, label, "an explanations/ Parquet folder");
@@ -40,7 +44,9 @@ public final class Explanations {
                 concepts.add(org.apache.spark.sql.RowFactory.create(((Number) x.getAs("id")).intValue(), x.getAs("concept"),
                         ((Number) x.getAs("weight")).doubleValue()));
             }
-            out.put(new VectorId(r.getInt(0), r.getInt(1), r.getInt(2)), new Explained(r.isNullAt(3) ? Double.NaN : r.getDouble(3), concepts));
+            VectorId v = new VectorId(r.getInt(0), r.getInt(1), r.getInt(2));
+            if (!v.within(model)) throw new UserInputException(label + " has " + v + ", outside checkpoint " + model.path() + " " + VectorId.shape(model));
+            out.put(v, new Explained(r.isNullAt(3) ? Double.NaN : r.getDouble(3), concepts));
         }
         if (out.isEmpty()) {
             throw new UserInputException(label + (unkeyed ? ": rows without layer/head/sv (the output of explain, not decompose)" : " is empty"));

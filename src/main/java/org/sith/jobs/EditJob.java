@@ -137,12 +137,8 @@ public final class EditJob {
         Configuration conf = run.hadoopConf();
         String fileName = source.getName();
         try (ClipCheckpoint ck = ClipCheckpoint.open(c.checkpoint(), conf, c.heads())) {
-            SortedMap<VectorId, Explanations.Explained> explained = c.explanations() == null ? new TreeMap<>() : Explanations.read(spark, c.explanations());
-            for (VectorId v : explained.keySet()) {
-                if (v.layer() >= ck.layers() || v.head() >= ck.heads() || v.sv() >= ck.headDim()) {
-                    throw new UserInputException("--explanations " + c.explanations() + " has " + v + ", outside checkpoint " + c.checkpoint());
-                }
-            }
+            SortedMap<VectorId, Explanations.Explained> explained = c.explanations() == null ? new TreeMap<>()
+                    : Explanations.read(spark, c.explanations(), ck);
             List<VectorEdit> edits = c.edits() != null ? EditTable.read(spark, c.edits(), ck) : select(spark, c, ck, explained);
             edits = new ArrayList<>(edits);
             edits.sort((a, b) -> a.id().compareTo(b.id()));

@@ -141,24 +141,17 @@ public final class MatchImagesJob {
 
     /** The explained (layer, head, sv) triples, with u_j and σ_j recomputed from the checkpoint and checked against the file. */
     static List<MatchScorer.HeadVectors> explainedHeads(SparkSession spark, Config p) {
-        Map<VectorId, Explanations.Explained> explained = Explanations.read(spark, p.explanations());
         List<MatchScorer.HeadVectors> out = new ArrayList<>();
         try (ClipCheckpoint ck = ClipCheckpoint.open(p.checkpoint(), spark.sparkContext().hadoopConfiguration(), p.settings().heads())) {
+            Map<VectorId, Explanations.Explained> explained = Explanations.read(spark, p.explanations(), ck);
             LayerHeads.Cursor layers = new LayerHeads.Cursor(ck);
             for (Map.Entry<HeadId, List<Integer>> e : Explanations.byHead(explained).entrySet()) {
                 HeadId h = e.getKey();
-                if (h.layer() >= ck.layers() || h.head() >= ck.heads()) {
-                    throw new UserInputException("--explanations " + p.explanations() + " has " + h + ", which checkpoint " + p.checkpoint() + " does not have");
-                }
                 HeadBasis b = layers.at(h.layer()).basis(h.head(), ck.headDim());
                 int[] svs = e.getValue().stream().mapToInt(Integer::intValue).sorted().toArray();
                 double[] sigma = new double[svs.length];
                 float[] u = new float[svs.length * ck.width()];
                 for (int j = 0; j < svs.length; j++) {
-                    if (svs[j] >= ck.headDim()) {
-                        throw new UserInputException("--explanations " + p.explanations() + " has " + h.vector(svs[j]) + ", beyond the head width "
-                                + ck.headDim() + " of checkpoint " + p.checkpoint());
-                    }
                     double inFile = explained.get(h.vector(svs[j])).sigma();
                     sigma[j] = b.sigma()[svs[j]];
                     if (!(Math.abs(sigma[j] - inFile) <= 1e-4 * Math.max(1, Math.abs(sigma[j])))) {

@@ -65,6 +65,13 @@ class InputSchemasTest extends SparkTestBase {
         refused(cli("match-images", "--checkpoint", checkpoint, "--images", tmp.toString(), "--explanations", nc, "--out", out), out,
                 "--explanations " + nc + ": no column 'concepts'");
 
+        StructType good = new StructType().add("layer", DataTypes.IntegerType).add("head", DataTypes.IntegerType)
+                .add("sv", DataTypes.IntegerType).add("sigma", DataTypes.DoubleType).add("concepts", explanations.apply("concepts").dataType());
+        String beyond = parquet("expl-layer-9", good, RowFactory.create(9, 0, 0, 1.5, scala.jdk.javaapi.CollectionConverters.asScala(
+                List.of(RowFactory.create(1, "a", 1.0)))));
+        refused(cli("match-images", "--checkpoint", checkpoint, "--images", tmp.toString(), "--explanations", beyond, "--out", out), out,
+                "--explanations " + beyond + " has layer 9 head 0 sv 0, outside checkpoint " + checkpoint + " (4 layers, 4 heads, 64 vectors each)");
+
         StructType edits = new StructType().add("layer", DataTypes.IntegerType).add("head", DataTypes.IntegerType)
                 .add("sv", DataTypes.IntegerType).add("alpha", DataTypes.StringType);
         String ed = parquet("edits-text-alpha", edits, RowFactory.create(0, 0, 0, "0"));
