@@ -26,21 +26,19 @@ public final class CodingContext implements Serializable {
     private final Broadcast<ConceptDictionary> dict;
     private final Coding coding;
     private final String label;
-    private final int p;
     private transient ConceptsInput input; // the driver's: what record() names
 
-    private CodingContext(Broadcast<ConceptDictionary> dict, Coding coding, String label, int p) {
+    private CodingContext(Broadcast<ConceptDictionary> dict, Coding coding, String label) {
         this.dict = dict;
         this.coding = coding;
         this.label = label;
-        this.p = p;
     }
 
     /** Loads the dictionary of {@code in} for a joint space {@code p} wide, checks it against K and broadcasts it once. */
     public static CodingContext prepare(JobRun run, ConceptsInput in, int p, Coding coding) {
         ConceptDictionary d = Concepts.forCoding(run.spark(), run.command(), in, p, coding.k());
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(run.spark().sparkContext());
-        CodingContext c = new CodingContext(jsc.broadcast(d), coding, label(in.concepts(), d), p);
+        CodingContext c = new CodingContext(jsc.broadcast(d), coding, label(in.concepts(), d));
         c.input = in;
         return c;
     }
@@ -62,8 +60,8 @@ public final class CodingContext implements Serializable {
     }
 
     /** A context over an already broadcast dictionary (tests make tasks with it). */
-    static CodingContext of(Broadcast<ConceptDictionary> dict, Coding coding, String label, int p) {
-        return new CodingContext(dict, coding, label, p);
+    static CodingContext of(Broadcast<ConceptDictionary> dict, Coding coding, String label) {
+        return new CodingContext(dict, coding, label);
     }
 
     /** "name@fingerprint": what the outputs' `dictionary` column says. */
@@ -82,10 +80,6 @@ public final class CodingContext implements Serializable {
 
     public String label() {
         return label;
-    }
-
-    public int p() {
-        return p;
     }
 
     /**

@@ -30,10 +30,6 @@ public record Coding(Method method, double lambda, int k, int batchRows) impleme
         return new Coding(method, lambda, k, rows);
     }
 
-    public Coding withK(int newK) {
-        return new Coding(method, lambda, newK, batchRows);
-    }
-
     /** λ as the coder uses it and the outputs record it: COMP's coherence weight, 0 for the coders that have none. */
     public double effectiveLambda() {
         return method == Method.COMP ? lambda : 0.0;

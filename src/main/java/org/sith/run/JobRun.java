@@ -218,7 +218,7 @@ public final class JobRun {
      * After a failed job, Spark may still be running (or killing) the failed stage's other tasks, which
      * would write into the output folder after it was cleaned. Waits until no task runs (at most 30 s).
      */
-    public static void waitForIdle(SparkSession spark) {
+    private static void waitForIdle(SparkSession spark) {
         if (spark == null || spark.sparkContext().isStopped()) return;
         var tracker = spark.sparkContext().statusTracker();
         long deadline = System.nanoTime() + 30_000_000_000L;
@@ -236,22 +236,14 @@ public final class JobRun {
     }
 
     /**
-     * Run records are written and read without the local file system's .crc side files: a user who edits or
-     * replaces a `_run.json` with another tool must not meet a checksum error on the next run.
+     * Run records are written without the local file system's .crc side files (and read so, by {@link RunRecord#read}):
+     * a user who edits or replaces a `_run.json` with another tool must not meet a checksum error on the next run.
      */
-    public void writeText(Path p, String text) throws IOException {
+    private void writeText(Path p, String text) throws IOException {
         FileSystem plain = Fs.plain(fs);
         if (plain != fs) plain.delete(new Path(p.getParent(), "." + p.getName() + ".crc"), false);
         try (OutputStream o = plain.create(p, true)) {
             o.write(text.getBytes(StandardCharsets.UTF_8));
-        }
-    }
-
-    public String readText(Path p) {
-        try (var in = Fs.plain(fs).open(p)) {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 

@@ -12,14 +12,6 @@ public record OutputTarget(String folder, WriteMode mode) implements Serializabl
         if (mode == null) mode = WriteMode.FAIL;
     }
 
-    public static OutputTarget of(String folder) {
-        return new OutputTarget(folder, WriteMode.FAIL);
-    }
-
-    public OutputTarget with(WriteMode m) {
-        return new OutputTarget(folder, m);
-    }
-
     public boolean overwrite() {
         return mode == WriteMode.OVERWRITE;
     }

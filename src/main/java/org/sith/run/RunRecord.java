@@ -117,11 +117,6 @@ public final class RunRecord {
         return this;
     }
 
-    /** The recorded options (tests and the harness read them back). */
-    public Map<String, Object> options() {
-        return options;
-    }
-
     /** The run's id, as its claims and staging folder name it. */
     public RunRecord runId(String id) {
         root.put("run_id", id);

@@ -53,14 +53,14 @@ class HeadTaskTest extends SparkTestBase {
         int before = SafeTensors.openHandles();
 
         Broadcast<ConceptDictionary> good = jsc.broadcast(dict);
-        HeadTask ok = new HeadTask(settings, new SerializableConf(new Configuration()), CodingContext.of(good, Coding.DEFAULTS, "d", clip.p),
+        HeadTask ok = new HeadTask(settings, new SerializableConf(new Configuration()), CodingContext.of(good, Coding.DEFAULTS, "d"),
                 jsc.broadcast(joint), counters);
         assertEquals(8, count(ok.call(batch.iterator())), "2 heads × rank 4");
         assertEquals(before, SafeTensors.openHandles(), "closed after a task that succeeded");
 
         Broadcast<ConceptDictionary> gone = jsc.broadcast(dict);
         gone.destroy(); // the coder's dictionary cannot be had: getting a coder fails after the checkpoint is open
-        HeadTask failing = new HeadTask(settings, new SerializableConf(new Configuration()), CodingContext.of(gone, Coding.DEFAULTS, "d", clip.p),
+        HeadTask failing = new HeadTask(settings, new SerializableConf(new Configuration()), CodingContext.of(gone, Coding.DEFAULTS, "d"),
                 jsc.broadcast(joint), counters);
         assertThrows(Exception.class, () -> failing.call(batch.iterator()));
         assertEquals(before, SafeTensors.openHandles(), "closed after a task that failed getting its coder");
