@@ -52,7 +52,7 @@ public record BlockTensors(float[] ln1Weight, float[] ln1Bias, float[] qkvWeight
     }
 
     static UserInputException badShape(TensorSource src, String name, long[] actual, String expected) {
-        return new UserInputException("checkpoint " + src.path() + ": tensor '" + name + "' has shape "
+        return new UserInputException("checkpoint " + src.path() + ": tensor '" + src.storedName(name) + "' has shape "
                 + TensorInfo.shapeString(actual) + ", expected " + expected);
     }
 }

@@ -14,7 +14,7 @@ import org.sith.UserInputException;
  * fails before a Spark job starts rather than in the middle of one.
  */
 public final class ClipCheckpoint implements VisionWeights {
-    private final SafeTensors tensors;
+    private final ClipTensors tensors;
     private final Layout layout;
     private final int width;
     private final int layers;
@@ -22,7 +22,7 @@ public final class ClipCheckpoint implements VisionWeights {
     private final int projDim;
     private final String activation;
 
-    private ClipCheckpoint(SafeTensors tensors, Layout layout, int width, int layers, ModelConfig config,
+    private ClipCheckpoint(ClipTensors tensors, Layout layout, int width, int layers, ModelConfig config,
                            int projDim) {
         this.tensors = tensors;
         this.layout = layout;
@@ -34,7 +34,7 @@ public final class ClipCheckpoint implements VisionWeights {
     }
 
     public static ClipCheckpoint open(String path, Configuration conf, Integer headsOverride) {
-        SafeTensors st = SafeTensors.open(path, conf);
+        ClipTensors st = ClipTensors.open(path, conf);
         try {
             Layout layout = detect(st);
             int layers = 0;
@@ -42,7 +42,7 @@ public final class ClipCheckpoint implements VisionWeights {
             int width = rank1Length(st, layout.ln1(0, "weight"));
             int projDim = projectionDim(st, layout, width);
             validateBlocks(st, layout, width, layers);
-            ModelConfig config = ModelConfig.resolve(path, conf, layout, width, headsOverride);
+            ModelConfig config = ModelConfig.resolve(st.file(), conf, layout, width, headsOverride);
             return new ClipCheckpoint(st, layout, width, layers, config, projDim);
         } catch (RuntimeException e) {
             try {
@@ -54,32 +54,32 @@ public final class ClipCheckpoint implements VisionWeights {
         }
     }
 
-    private static Layout detect(SafeTensors st) {
+    private static Layout detect(ClipTensors st) {
         for (Layout l : Layout.values()) {
             if (st.has(l.blockMarker(0))) return l;
         }
         throw new UserInputException("checkpoint " + st.path() + ": not a CLIP vision transformer "
-                + "(no visual.transformer.resblocks.* or vision_model.encoder.layers.* tensors)");
+                + "(no visual.transformer.resblocks.*, vision_model.encoder.layers.* or timm's blocks.* tensors)");
     }
 
-    private static int rank1Length(SafeTensors st, String name) {
-        TensorInfo t = st.info(name);
-        if (t.rank() != 1 || t.dim(0) <= 0 || t.dim(0) > Integer.MAX_VALUE) {
-            throw badShape(st, t, "a non-empty vector (d)");
+    private static int rank1Length(ClipTensors st, String name) {
+        long[] s = st.shape(name);
+        if (s.length != 1 || s[0] <= 0 || s[0] > Integer.MAX_VALUE) {
+            throw BlockTensors.badShape(st, name, s, "a non-empty vector (d)");
         }
-        return (int) t.dim(0);
+        return (int) s[0];
     }
 
-    private static int projectionDim(SafeTensors st, Layout layout, int d) {
-        TensorInfo t = st.info(layout.projection());
+    private static int projectionDim(ClipTensors st, Layout layout, int d) {
+        long[] s = st.shape(layout.projection());
         int dAxis = layout == Layout.HF ? 1 : 0;
-        if (t.rank() != 2 || t.dim(dAxis) != d || t.dim(1 - dAxis) <= 0) {
-            throw badShape(st, t, layout == Layout.HF ? "(p," + d + ")" : "(" + d + ",p)");
+        if (s.length != 2 || s[dAxis] != d || s[1 - dAxis] <= 0) {
+            throw BlockTensors.badShape(st, layout.projection(), s, layout == Layout.HF ? "(p," + d + ")" : "(" + d + ",p)");
         }
-        return (int) t.dim(1 - dAxis);
+        return (int) s[1 - dAxis];
     }
 
-    private static void validateBlocks(SafeTensors st, Layout layout, int d, int layers) {
+    private static void validateBlocks(ClipTensors st, Layout layout, int d, int layers) {
         long vRows = layout == Layout.HF ? d : 3L * d;
         for (int l = 0; l < layers; l++) {
             expect(st, layout.ln1(l, "weight"), d);
@@ -93,18 +93,13 @@ public final class ClipCheckpoint implements VisionWeights {
         expect(st, layout.lnPost("bias"), d);
     }
 
-    private static void expect(SafeTensors st, String name, long... shape) {
-        TensorInfo t = st.info(name);
-        if (!Arrays.equals(t.shape(), shape)) throw badShape(st, t, TensorInfo.shapeString(shape));
-        if (!Dtypes.isFloatingPoint(t.dtype())) {
-            throw new UserInputException("checkpoint " + st.path() + ": tensor '" + name + "' has dtype " + t.dtype()
+    private static void expect(ClipTensors st, String name, long... shape) {
+        long[] actual = st.shape(name);
+        if (!Arrays.equals(actual, shape)) throw BlockTensors.badShape(st, name, actual, TensorInfo.shapeString(shape));
+        if (!Dtypes.isFloatingPoint(st.dtype(name))) {
+            throw new UserInputException("checkpoint " + st.path() + ": tensor '" + st.storedName(name) + "' has dtype " + st.dtype(name)
                     + ", expected F32, F16, BF16 or F64");
         }
-    }
-
-    private static UserInputException badShape(SafeTensors st, TensorInfo t, String expected) {
-        return new UserInputException("checkpoint " + st.path() + ": tensor '" + t.name() + "' has shape "
-                + t.shapeString() + ", expected " + expected);
     }
 
     @Override
@@ -141,7 +136,7 @@ public final class ClipCheckpoint implements VisionWeights {
         return tensors.path();
     }
 
-    public SafeTensors tensors() {
+    public ClipTensors tensors() {
         return tensors;
     }
 

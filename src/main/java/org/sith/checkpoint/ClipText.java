@@ -54,11 +54,11 @@ public final class ClipText implements Closeable {
 
     /** Opens the text tower of a safetensors checkpoint; a vision-only file is a user error. */
     public static ClipText open(String path, Configuration conf, Integer headsOverride, String activationOverride) {
-        SafeTensors st = SafeTensors.open(path, conf);
+        ClipTensors st = ClipTensors.open(path, conf);
         try {
             Layout layout = detect(st);
             int width = (int) st.shape(layout.tokenEmbedding())[st.shape(layout.tokenEmbedding()).length - 1];
-            return new ClipText(st, layout, ModelConfig.resolveText(path, conf, layout, width, headsOverride, activationOverride));
+            return new ClipText(st, layout, ModelConfig.resolveText(st.file(), conf, layout, width, headsOverride, activationOverride));
         } catch (RuntimeException e) {
             try {
                 st.close();

@@ -70,7 +70,12 @@ public final class LoraAdapter implements Serializable {
         Path p = Fs.path(adapter);
         try {
             FileSystem fs = Fs.fs(p, conf);
-            if (fs.getFileStatus(p).isDirectory()) return new Path(p, "adapter_model.safetensors").toString();
+            if (fs.getFileStatus(p).isDirectory()) {
+                // PEFT saves safetensors by default, a PyTorch archive with safe_serialization=False
+                Path bin = new Path(p, "adapter_model.bin");
+                Path st = new Path(p, "adapter_model.safetensors");
+                return (!fs.exists(st) && fs.exists(bin) ? bin : st).toString();
+            }
             return adapter;
         } catch (java.io.FileNotFoundException e) {
             throw new UserInputException("adapter " + adapter + " does not exist");
@@ -82,10 +87,10 @@ public final class LoraAdapter implements Serializable {
     public static LoraAdapter open(String adapter, Configuration conf, ClipCheckpoint base) {
         String file = weightsFile(adapter, conf);
         Path configPath = new Path(Fs.path(file).getParent(), "adapter_config.json");
-        if (!Fs.exists(file, conf)) throw new UserInputException("adapter " + adapter + ": no adapter_model.safetensors in it");
+        if (!Fs.exists(file, conf)) throw new UserInputException("adapter " + adapter + ": no adapter_model.safetensors (nor adapter_model.bin) in it");
         JsonNode config = readConfig(configPath, conf);
         LoraAdapter a = new LoraAdapter(file);
-        try (SafeTensors st = SafeTensors.open(file, conf)) {
+        try (TensorStore st = CheckpointFile.resolve(file, conf).open(conf)) {
             a.read(st, config, configPath.toString(), base);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -109,7 +114,7 @@ public final class LoraAdapter implements Serializable {
         }
     }
 
-    private void read(SafeTensors st, JsonNode config, String configPath, ClipCheckpoint base) {
+    private void read(TensorStore st, JsonNode config, String configPath, ClipCheckpoint base) {
         String where = "adapter config " + configPath;
         String type = config.path("peft_type").asText("LORA");
         if (!type.equalsIgnoreCase("LORA")) throw new UserInputException(where + ": peft_type " + type + " is not LORA");
@@ -166,9 +171,9 @@ public final class LoraAdapter implements Serializable {
     }
 
     /** Checks one target against the base and keeps it when it changes a vision head's VO map. */
-    private void target(SafeTensors st, String module, String[] f, int outRows, int in, int r, double scale, ClipCheckpoint base) {
+    private void target(TensorStore st, String module, String[] f, int outRows, int in, int r, double scale, ClipCheckpoint base) {
         Layout layout = base.layout();
-        SafeTensors bt = base.tensors();
+        ClipTensors bt = base.tensors();
         Matcher m = BLOCK.matcher(module);
         if (!m.matches()) {
             String name = module + ".weight";

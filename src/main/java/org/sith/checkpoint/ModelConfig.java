@@ -5,6 +5,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
@@ -49,6 +50,11 @@ record ModelConfig(int heads, String headsSource, String activation) {
             return root.path("text_cfg").isObject() ? root.get("text_cfg") : null;
         }
 
+        /** timm's hub config.json: the architecture's name (vit_base_patch16_clip_224, ...) and optional model_args. */
+        boolean timm() {
+            return root.path("architecture").isTextual() && root.path("architecture").textValue().startsWith("vit_");
+        }
+
         /** quick_gelu is a model-level flag in OpenCLIP, beside vision_cfg. */
         boolean openClipQuickGelu() {
             JsonNode flag = root.path("model_cfg").isObject() ? root.get("model_cfg").get("quick_gelu")
@@ -57,12 +63,16 @@ record ModelConfig(int heads, String headsSource, String activation) {
         }
     }
 
-    static ModelConfig resolve(String checkpoint, Configuration conf, Layout layout, int width, Integer headsOverride) {
+    /** timm's ViT sizes and their head counts (timm's vision_transformer.py model definitions). */
+    private static final Map<String, Integer> TIMM_HEADS = Map.of("tiny", 3, "small", 6, "medium", 8, "base", 12, "large", 16,
+            "huge", 16, "giant", 16, "gigantic", 16);
+
+    static ModelConfig resolve(CheckpointFile file, Configuration conf, Layout layout, int width, Integer headsOverride) {
+        String checkpoint = file.given();
         List<Found> configs = new ArrayList<>();
-        Path dir = Fs.path(checkpoint).getParent();
         for (String name : new String[] {"config.json", "open_clip_config.json"}) {
-            Found f = dir == null ? null : read(new Path(dir, name), conf);
-            if (f != null && (f.hfVision() != null || f.openClipVision() != null)) configs.add(f);
+            Found f = read(file.sidecar(name), conf);
+            if (f != null && (f.hfVision() != null || f.openClipVision() != null || f.timm())) configs.add(f);
         }
         int heads;
         String source;
@@ -75,6 +85,22 @@ record ModelConfig(int heads, String headsSource, String activation) {
                 heads = positiveInt(f, f.hfVision(), "num_attention_heads", null);
                 source = f.path + " num_attention_heads";
                 checkWidth(f, f.hfVision().get("hidden_size"), "hidden_size", width);
+            } else if (f.timm()) {
+                checkWidth(f, f.root().get("num_features"), "num_features", width);
+                String arch = f.root().get("architecture").textValue();
+                JsonNode args = f.root().path("model_args");
+                if (args.has("num_heads")) {
+                    heads = positiveInt(f, args, "num_heads", null);
+                    source = f.path + " model_args.num_heads";
+                } else {
+                    String size = arch.split("_").length > 1 ? arch.split("_")[1] : "";
+                    if (!TIMM_HEADS.containsKey(size)) {
+                        throw new UserInputException("config " + f.path + ": timm architecture '" + arch + "' has no size timm names "
+                                + TIMM_HEADS.keySet() + " and no model_args.num_heads; give the head count").setting("heads");
+                    }
+                    heads = TIMM_HEADS.get(size);
+                    source = f.path + " architecture " + arch;
+                }
             } else {
                 JsonNode vc = f.openClipVision();
                 int cfgWidth = positiveInt(f, vc, "width", width);
@@ -103,12 +129,12 @@ record ModelConfig(int heads, String headsSource, String activation) {
      * text_config (transformers' defaults: 8 heads, quick_gelu), else OpenCLIP text_cfg (heads
      * default 8, the model-level quick_gelu flag), else width/64 and the layout's convention.
      */
-    static ModelConfig resolveText(String checkpoint, Configuration conf, Layout layout, int width,
+    static ModelConfig resolveText(CheckpointFile file, Configuration conf, Layout layout, int width,
                                    Integer headsOverride, String activationOverride) {
+        String checkpoint = file.given();
         Found f = null;
-        Path dir = Fs.path(checkpoint).getParent();
         for (String name : new String[] {"config.json", "open_clip_config.json"}) {
-            Found c = dir == null ? null : read(new Path(dir, name), conf);
+            Found c = read(file.sidecar(name), conf);
             if (c != null && (c.hfText() != null || c.openClipText() != null)) {
                 f = c;
                 break;
@@ -159,6 +185,11 @@ record ModelConfig(int heads, String headsSource, String activation) {
             return layout == Layout.OPENCLIP ? "quick_gelu" : "gelu";
         }
         Found f = configs.get(0);
+        if (f.timm()) {
+            // timm names its QuickGELU variants (vit_base_patch16_clip_quickgelu_224) or says so in model_args
+            String act = f.root().path("model_args").path("act_layer").asText("");
+            return f.root().get("architecture").textValue().contains("quickgelu") || act.equals("quick_gelu") ? "quick_gelu" : "gelu";
+        }
         if (f.hfVision() != null) {
             // transformers' CLIPVisionConfig defaults hidden_act to quick_gelu when the file omits it
             return f.hfVision().path("hidden_act").asText("quick_gelu").equals("quick_gelu") ? "quick_gelu" : "gelu";

@@ -16,7 +16,6 @@ import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.sith.UserInputException;
-import org.sith.io.FloatBits;
 import org.sith.io.Fs;
 
 /**
@@ -24,7 +23,7 @@ import org.sith.io.Fs;
  * HDFS or S3. Only the header is read on open; tensors are read on demand with positioned reads,
  * which lets a job take a few rows of a large tensor without fetching the rest.
  */
-public final class SafeTensors implements Closeable, TensorSource {
+public final class SafeTensors implements TensorStore {
     static final long MAX_HEADER_BYTES = 100L << 20;
     /** Read granularity: big enough for S3 throughput, small enough not to double a 300 MB tensor in memory. */
     private static final int CHUNK_BYTES = 8 << 20;
@@ -113,6 +112,11 @@ public final class SafeTensors implements Closeable, TensorSource {
         return tensors.containsKey(name);
     }
 
+    @Override
+    public String dtype(String name) {
+        return info(name).dtype();
+    }
+
     public TensorInfo info(String name) {
         TensorInfo t = tensors.get(name);
         if (t == null) throw new UserInputException("tensor '" + name + "' missing in " + path);
@@ -195,12 +199,8 @@ public final class SafeTensors implements Closeable, TensorSource {
         return (int) count;
     }
 
-    private interface Sink {
-        void accept(int index, double value);
-    }
-
     /** Decodes count elements from firstElement on, chunk by chunk, into sink (index relative to firstElement). */
-    private void read(TensorInfo t, long firstElement, int count, Sink sink) {
+    private void read(TensorInfo t, long firstElement, int count, TensorBytes.Sink sink) {
         int size = Dtypes.size(t.dtype());
         long start = t.begin() + firstElement * size;
         long total = (long) count * size;
@@ -211,28 +211,12 @@ public final class SafeTensors implements Closeable, TensorSource {
             for (long off = 0; off < total; off += buf.length) {
                 int n = (int) Math.min(buf.length, total - off);
                 in.readFully(start + off, buf, 0, n);
-                decode(t.dtype(), bb, n / size, done, sink);
+                TensorBytes.decode(t.dtype(), bb, n / size, done, sink);
                 done += n / size;
             }
         } catch (IOException e) {
             throw new UncheckedIOException("checkpoint " + path + ": reading tensor '" + t.name() + "': "
                     + e.getMessage(), e);
-        }
-    }
-
-    /** One dtype switch per chunk, not per element. */
-    private static void decode(String dtype, ByteBuffer bb, int n, int base, Sink sink) {
-        switch (dtype) {
-            case "F32" -> { for (int i = 0; i < n; i++) sink.accept(base + i, bb.getFloat(4 * i)); }
-            case "F64" -> { for (int i = 0; i < n; i++) sink.accept(base + i, bb.getDouble(8 * i)); }
-            case "F16" -> { for (int i = 0; i < n; i++) sink.accept(base + i, FloatBits.halfToFloat(bb.getShort(2 * i))); }
-            case "BF16" -> { for (int i = 0; i < n; i++) sink.accept(base + i, FloatBits.bf16ToFloat(bb.getShort(2 * i))); }
-            case "I64" -> { for (int i = 0; i < n; i++) sink.accept(base + i, bb.getLong(8 * i)); }
-            case "I32" -> { for (int i = 0; i < n; i++) sink.accept(base + i, bb.getInt(4 * i)); }
-            case "I16" -> { for (int i = 0; i < n; i++) sink.accept(base + i, bb.getShort(2 * i)); }
-            case "I8" -> { for (int i = 0; i < n; i++) sink.accept(base + i, bb.get(i)); }
-            case "U8", "BOOL" -> { for (int i = 0; i < n; i++) sink.accept(base + i, bb.get(i) & 0xff); }
-            default -> throw new IllegalStateException("unreadable dtype " + dtype);
         }
     }
 

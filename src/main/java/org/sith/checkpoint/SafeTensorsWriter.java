@@ -52,21 +52,35 @@ public final class SafeTensorsWriter {
 
     /** The padded JSON header; tensors are checked here so a bad argument never leaves half a file. */
     static byte[] header(LinkedHashMap<String, TensorData> tensors, Map<String, String> metadata) {
+        LinkedHashMap<String, Raw> raw = new LinkedHashMap<>();
+        for (Map.Entry<String, TensorData> e : tensors.entrySet()) {
+            raw.put(e.getKey(), new Raw(e.getValue().dtype(), e.getValue().shape(), checkedBytes(e.getKey(), e.getValue())));
+        }
+        return rawHeader(raw, metadata);
+    }
+
+    /** A tensor's header entry: any safetensors dtype, its shape and its byte length. */
+    record Raw(String dtype, long[] shape, long bytes) {}
+
+    /** The padded JSON header of tensors given by dtype, shape and byte length, in this order. */
+    static byte[] rawHeader(LinkedHashMap<String, Raw> tensors, Map<String, String> metadata) {
         ObjectNode root = JSON.createObjectNode();
         if (metadata != null && !metadata.isEmpty()) {
             ObjectNode meta = root.putObject(SafeTensorsHeader.METADATA);
             new TreeMap<>(metadata).forEach(meta::put);
         }
         long offset = 0;
-        for (Map.Entry<String, TensorData> e : tensors.entrySet()) {
-            TensorData t = e.getValue();
-            long bytes = checkedBytes(e.getKey(), t);
+        for (Map.Entry<String, Raw> e : tensors.entrySet()) {
+            Raw t = e.getValue();
+            if (e.getKey().equals(SafeTensorsHeader.METADATA)) {
+                throw new IllegalArgumentException("'" + SafeTensorsHeader.METADATA + "' is reserved, not a tensor name");
+            }
             ObjectNode node = root.putObject(e.getKey());
             node.put("dtype", t.dtype());
             ArrayNode shape = node.putArray("shape");
             for (long s : t.shape()) shape.add(s);
-            node.putArray("data_offsets").add(offset).add(offset + bytes);
-            offset += bytes;
+            node.putArray("data_offsets").add(offset).add(offset + t.bytes());
+            offset += t.bytes();
         }
         byte[] json;
         try {
@@ -81,9 +95,6 @@ public final class SafeTensorsWriter {
     }
 
     private static long checkedBytes(String name, TensorData t) {
-        if (name.equals(SafeTensorsHeader.METADATA)) {
-            throw new IllegalArgumentException("'" + SafeTensorsHeader.METADATA + "' is reserved, not a tensor name");
-        }
         int size = switch (t.dtype()) {
             case "F32" -> 4;
             case "F16", "BF16" -> 2;

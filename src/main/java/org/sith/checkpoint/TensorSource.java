@@ -15,4 +15,9 @@ public interface TensorSource {
 
     /** Row-major float values; non-float or non-finite data is a user error naming the tensor. */
     float[] readFloats(String name);
+
+    /** What the file itself calls a tensor (its name here may be a translation, see {@link ClipTensors}). */
+    default String storedName(String name) {
+        return name;
+    }
 }

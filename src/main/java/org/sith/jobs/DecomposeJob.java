@@ -107,7 +107,7 @@ public final class DecomposeJob {
         run.phase("prepare");
 
         RunRecord record = run.record();
-        record.input("checkpoint", c.checkpoint(), run.hadoopConf());
+        record.checkpoint("checkpoint", c.checkpoint(), run.hadoopConf());
         coding.record(run, c.imageMean());
         String key = parameterKey(record);
         record.param("parameter_key", key);

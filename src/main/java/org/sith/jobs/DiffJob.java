@@ -131,8 +131,8 @@ public final class DiffJob {
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
-        run.record().input("base", c.base(), conf);
-        if (c.finetuned() != null) run.record().input("finetuned", c.finetuned(), conf);
+        run.record().checkpoint("base", c.base(), conf);
+        if (c.finetuned() != null) run.record().checkpoint("finetuned", c.finetuned(), conf);
         if (adapter != null) {
             run.record().input("adapter", adapter.path(), conf);
             run.record().input("adapter_config", new Path(Fs.path(adapter.path()).getParent(), "adapter_config.json").toString(), conf);

@@ -21,7 +21,9 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.sith.UserInputException;
-import org.sith.checkpoint.CheckpointPatch;
+import org.sith.checkpoint.CheckpointFile;
+import org.sith.checkpoint.ClipTensors;
+import org.sith.checkpoint.EditedCheckpoint;
 import org.sith.checkpoint.ClipCheckpoint;
 import org.sith.checkpoint.ClipText;
 import org.sith.concepts.ConceptDictionary;
@@ -115,27 +117,33 @@ public final class EditJob {
     public static Result run(SparkSession spark, Config c) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         Paths.mustExist("checkpoint", c.checkpoint(), conf);
-        Path source = Fs.path(c.checkpoint());
-        String fileName = source.getName();
+        CheckpointFile file = CheckpointFile.resolve(c.checkpoint(), conf);
+        List<String> files;
+        try (ClipTensors t = ClipTensors.open(c.checkpoint(), conf)) {
+            files = EditedCheckpoint.files(t);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        Path sourceDir = Fs.path(file.dir());
         Path outRoot = Fs.path(c.out().folder());
         // Fs.path gives folders a trailing slash; compare without it
-        String inDir = Fs.fs(source, conf).makeQualified(source.getParent()).toString().replaceAll("/+$", "");
+        String inDir = Fs.fs(sourceDir, conf).makeQualified(sourceDir).toString().replaceAll("/+$", "");
         String outDir = Fs.fs(outRoot, conf).makeQualified(outRoot).toString().replaceAll("/+$", "");
         if (inDir.equals(outDir)) {
-            throw new UserInputException("--out " + c.out().folder() + " is the checkpoint's own folder: the edited " + fileName
+            throw new UserInputException("--out " + c.out().folder() + " is the checkpoint's own folder: the edited " + files.get(0)
                     + " would replace the input; choose another --out");
         }
         List<String> sidecars = new ArrayList<>();
-        for (String s : SIDECARS) if (Fs.exists(new Path(source.getParent(), s).toString(), conf)) sidecars.add(s);
-        List<String> outputs = new ArrayList<>(List.of(fileName, "edits"));
+        for (String s : SIDECARS) if (Fs.exists(file.sidecar(s).toString(), conf)) sidecars.add(s);
+        List<String> outputs = new ArrayList<>(files);
+        outputs.add("edits");
         outputs.addAll(sidecars);
-        return JobRun.run(spark, NAME, c.out(), outputs, c, run -> edit(run, c, source, sidecars));
+        return JobRun.run(spark, NAME, c.out(), outputs, c, run -> edit(run, c, file, files, sidecars));
     }
 
-    private static Result edit(JobRun run, Config c, Path source, List<String> sidecars) throws IOException {
+    private static Result edit(JobRun run, Config c, CheckpointFile file, List<String> files, List<String> sidecars) throws IOException {
         SparkSession spark = run.spark();
         Configuration conf = run.hadoopConf();
-        String fileName = source.getName();
         try (ClipCheckpoint ck = ClipCheckpoint.open(c.checkpoint(), conf, c.heads())) {
             SortedMap<VectorId, Explanations.Explained> explained = c.explanations() == null ? new TreeMap<>()
                     : Explanations.read(spark, c.explanations(), ck);
@@ -144,7 +152,7 @@ public final class EditJob {
             edits.sort((a, b) -> a.id().compareTo(b.id()));
             String model = ModelName.of(c.checkpoint(), c.modelName());
             RunRecord record = run.record();
-            record.input("checkpoint", c.checkpoint(), conf);
+            record.checkpoint("checkpoint", c.checkpoint(), conf);
             if (c.edits() != null) record.input("edits", c.edits(), conf);
             if (c.explanations() != null) record.input("explanations", c.explanations(), conf);
             if (c.query() != null) record.input("concepts", c.query().concepts().concepts(), conf);
@@ -167,8 +175,8 @@ public final class EditJob {
                 replaced.put(ck.outBiasName(layer.getKey()), r.outBias());
                 sigmas.putAll(r.sigma());
             }
-            CheckpointPatch.write(ck.tensors(), replaced, run.staged(fileName), conf);
-            for (String s : sidecars) copy(new Path(source.getParent(), s), Fs.path(run.staged(s)), conf);
+            EditedCheckpoint.write(ck.tensors(), replaced, run::staged, conf);
+            for (String s : sidecars) copy(file.sidecar(s), Fs.path(run.staged(s)), conf);
 
             List<Row> rows = new ArrayList<>();
             for (VectorEdit e : edits) {
@@ -177,7 +185,7 @@ public final class EditJob {
                         e.relevance(), x == null ? null : scala.jdk.javaapi.CollectionConverters.asScala(x.concepts())));
             }
             spark.createDataFrame(rows, Schemas.EDITS).coalesce(1).write().parquet(run.staged("edits"));
-            String written = new Path(run.root(), fileName).toString();
+            String written = new Path(run.root(), files.get(0)).toString();
             record.result("edits", edits.size()).result("blocks", byLayer.size()).result("checkpoint", written);
             run.phase("edit");
             run.commit();

@@ -101,7 +101,7 @@ public final class EmbedConceptsJob {
         List<String> notes = v.notes(p.vocab(), context);
         for (String n : notes) System.err.println("sith " + NAME + ": " + n);
 
-        record.input("checkpoint", p.checkpoint(), conf).input("vocab", p.vocab(), conf);
+        record.checkpoint("checkpoint", p.checkpoint(), conf).input("vocab", p.vocab(), conf);
         record.inputFingerprint("tokenizer", tok.source(), tok.fingerprint(), "sha256 of the ordered merges and token ids (equal fingerprints tokenize alike)");
         record.param("text_heads", heads).param("activation", activation).param("context_length", context)
                 .param("concepts_per_task", p.conceptsPerTask()).param("batch_tokens", p.batchTokens());

@@ -71,7 +71,7 @@ public final class ImageMeanJob {
         ImageModel m = ImageModel.of(p.checkpoint(), st, conf);
         List<ImageSets.ImageRef> refs = ImageSets.list(p.images(), m.pre().size(), conf);
         String model = ModelName.of(p.checkpoint(), p.modelName());
-        record.input("checkpoint", p.checkpoint(), conf);
+        record.checkpoint("checkpoint", p.checkpoint(), conf);
         record.param("model", model).param("image_size", m.pre().size()).param("mean", m.pre().mean()).param("std", m.pre().std())
                 .param("preprocessing", m.pre().source()).param("activation", m.activation()).param("images_per_task", st.imagesPerTask());
         run.phase("prepare");

@@ -87,7 +87,7 @@ public final class MatchImagesJob {
         int vectors = heads.stream().mapToInt(h -> h.svs().length).sum();
         List<ImageSets.ImageRef> refs = ImageSets.list(p.images(), m.pre().size(), conf);
         String model = ModelName.of(p.checkpoint(), p.modelName());
-        record.input("checkpoint", p.checkpoint(), conf).input("explanations", p.explanations(), conf);
+        record.checkpoint("checkpoint", p.checkpoint(), conf).input("explanations", p.explanations(), conf);
         record.param("model", model).param("top", p.top()).param("image_size", m.pre().size()).param("activation", m.activation())
                 .param("images_per_task", st.imagesPerTask()).param("vectors", vectors);
         run.phase("prepare");

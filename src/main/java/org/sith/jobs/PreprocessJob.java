@@ -81,7 +81,7 @@ public final class PreprocessJob {
         Preprocessor pre = p.checkpoint() != null ? Preprocessor.fromConfig(p.checkpoint(), conf, p.size())
                 : Preprocessor.of(p.size() != null ? p.size() : Preprocessor.DEFAULT_SIZE, Preprocessor.CLIP_MEAN, Preprocessor.CLIP_STD);
         List<ImageSets.ImageRef> refs = ImageSets.list(p.images(), conf);
-        if (p.checkpoint() != null) record.input("checkpoint", p.checkpoint(), conf);
+        if (p.checkpoint() != null) record.checkpoint("checkpoint", p.checkpoint(), conf);
         record.param("size", pre.size()).param("mean", pre.mean()).param("std", pre.std()).param("preprocessing", pre.source())
                 .param("images_per_task", p.imagesPerTask());
         run.phase("prepare");

@@ -90,7 +90,7 @@ public final class RetrievalJob {
         RunRecord record = run.record();
         Manifests.Pairs pairs = Manifests.Pairs.read(p.manifest(), conf);
         String model = ModelName.of(p.checkpoint(), p.modelName());
-        record.input("checkpoint", p.checkpoint(), conf).input("images", p.manifest(), conf);
+        record.checkpoint("checkpoint", p.checkpoint(), conf).input("images", p.manifest(), conf);
         if (p.edited() != null) record.input("edited", p.edited(), conf);
         record.param("model", model).param("pairs", pairs.texts().size()).param("images_per_task", p.settings().imagesPerTask());
         List<Row> rows = new ArrayList<>();

@@ -101,7 +101,7 @@ public final class ZeroShotJob {
         ImageModel im = ImageModel.of(p.checkpoint(), st, conf);
         float[] weights = classifier(p, conf, classes, templates, im.projDim());
         String model = ModelName.of(p.checkpoint(), p.modelName());
-        record.input("checkpoint", p.checkpoint(), conf).input("images", p.manifest(), conf).input("classes", p.classes(), conf);
+        record.checkpoint("checkpoint", p.checkpoint(), conf).input("images", p.manifest(), conf).input("classes", p.classes(), conf);
         if (p.templates() != null) record.input("templates", p.templates(), conf);
         record.param("model", model).param("classes", classes.size()).param("templates", templates.size())
                 .param("images_per_task", st.imagesPerTask());

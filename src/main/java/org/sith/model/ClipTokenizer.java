@@ -121,8 +121,7 @@ public final class ClipTokenizer implements Serializable {
 
     /** The tokenizer saved in the checkpoint's folder, or null when there is none. */
     public static ClipTokenizer besideCheckpoint(String checkpointPath, Configuration conf) {
-        Path dir = Fs.path(checkpointPath).getParent();
-        if (dir == null) return null;
+        Path dir = org.sith.checkpoint.CheckpointFile.dirOf(checkpointPath, conf);
         TokenizerFiles.Parts parts = TokenizerFiles.inFolder(Fs.fs(dir, conf), dir);
         return parts == null ? null : new ClipTokenizer(parts);
     }

@@ -20,6 +20,7 @@ import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.SparkSession;
+import org.sith.checkpoint.ClipTensors;
 import org.sith.io.Fs;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -150,6 +151,32 @@ public final class RunRecord {
         return this;
     }
 
+    /**
+     * Records a checkpoint: what --checkpoint named, the files that hold its weights (the file, or a shard index and its
+     * shards; a folder's chosen file), their fingerprint, and how they were read (format, naming, LayerScale).
+     */
+    public RunRecord checkpoint(String role, String path, Configuration conf) {
+        long t = System.nanoTime();
+        List<String> files;
+        String format;
+        try (ClipTensors c = ClipTensors.open(path, conf)) {
+            files = c.file().dataFiles(c.stored());
+            format = c.description();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        Fingerprint f = fingerprint(files, conf);
+        Map<String, Object> m = entry(role, path, f.sha256);
+        m.put("read_from", files.size() == 1 ? files.get(0) : files);
+        m.put("format", format);
+        m.put("bytes", f.bytes);
+        m.put("files", f.files);
+        m.put("modified", f.modified == 0 ? null : Instant.ofEpochMilli(f.modified).toString());
+        m.put("fingerprint", "sha256 of the bytes" + (f.files > 1 ? " (name and bytes of each file, index first, shards in name order)" : ""));
+        m.put("fingerprint_s", Math.round((System.nanoTime() - t) / 1e6) / 1e3);
+        return this;
+    }
+
     /** An input whose fingerprint the job computed itself (a dictionary's prepared rows, a tokenizer, an image set); {@code how} says how. */
     public RunRecord inputFingerprint(String role, String description, String fingerprint, String how) {
         entry(role, description, fingerprint).put("fingerprint", how);
@@ -240,6 +267,35 @@ public final class RunRecord {
                 }
             }
             return new Fingerprint(HexFormat.of().formatHex(md.digest()), bytes, files.size(), modified);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The SHA-256 over files in the order given (each file's name, then its bytes, when there are several). */
+    static Fingerprint fingerprint(List<String> paths, Configuration conf) {
+        if (paths.size() == 1) return fingerprint(paths.get(0), conf);
+        try {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            long bytes = 0;
+            long modified = 0;
+            byte[] buf = new byte[1 << 20];
+            for (String s : paths) {
+                Path p = Fs.path(s);
+                FileSystem fs = Fs.fs(p, conf);
+                md.update(p.getName().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                modified = Math.max(modified, fs.getFileStatus(p).getModificationTime());
+                try (InputStream in = fs.open(p)) {
+                    int n;
+                    while ((n = in.read(buf)) > 0) {
+                        md.update(buf, 0, n);
+                        bytes += n;
+                    }
+                }
+            }
+            return new Fingerprint(HexFormat.of().formatHex(md.digest()), bytes, paths.size(), modified);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (NoSuchAlgorithmException e) {

@@ -107,7 +107,7 @@ class ClipCheckpointTest {
              ClipCheckpoint f16 = open(write("f16", f.hf("F16", false)), 2);
              ClipCheckpoint f64 = open(write("f64", f.openClip("F64", false)), 2);
              ClipCheckpoint hfBf16 = open(write("hfbf16", f.hf("BF16", false)), 2)) {
-            assertEquals("BF16", bf16.tensors().info("visual.proj").dtype());
+            assertEquals("BF16", bf16.tensors().dtype("visual.proj"));
             assertSame(f32, bf16);
             assertSame(f32, f16);
             assertSame(f32, f64);
@@ -242,7 +242,7 @@ class ClipCheckpointTest {
         String path = write("other", t);
         UserInputException e = assertThrows(UserInputException.class, () -> open(path, null));
         assertEquals("checkpoint " + path + ": not a CLIP vision transformer "
-                + "(no visual.transformer.resblocks.* or vision_model.encoder.layers.* tensors)", e.getMessage());
+                + "(no visual.transformer.resblocks.*, vision_model.encoder.layers.* or timm's blocks.* tensors)", e.getMessage());
     }
 
     @Test
