@@ -60,6 +60,16 @@ public final class Schemas {
         createStructField("concept", StringType, false),
         createStructField("embedding", createArrayType(FloatType, false), false)});
 
+    /**
+     * `image_embeddings` as embed-images writes it: one row per decoded image, its embedding LN_post(x_CLS)·P raw
+     * (not normalized, as `concepts` keeps its embeddings), in image id order. SPEC §11 has explain-images write a
+     * folder of this name and schema with e/‖e‖ instead; divide by the norm for those values.
+     */
+    public static final StructType IMAGE_EMBEDDINGS = createStructType(new StructField[] {
+        createStructField("model", StringType, false),
+        createStructField("image", StringType, false),
+        createStructField("embedding", createArrayType(FloatType, false), false)});
+
     /** Each applied edit: its α, the vector's σ, how it was selected, and the explanation behind it (when known). */
     public static final StructType EDITS = createStructType(new StructField[] {
         createStructField("model", StringType, false),
