@@ -21,9 +21,9 @@ public final class Main {
 
     static Map<String, Command<?>> commands() {
         Map<String, Command<?>> m = new LinkedHashMap<>();
-        for (Command<?> c : List.of(new DemoCommand(), new EmbedConceptsCommand(), new ImageMeanCommand(), new DecomposeCommand(), new ExplainCommand(),
-                new PreprocessCommand(), new MatchImagesCommand(), new EditCommand(), new ZeroShotCommand(), new RetrievalCommand(),
-                new DiffCommand(), new ReportCommand(), new SqlCommand(), new BenchmarkCommand())) {
+        for (Command<?> c : List.of(new DemoCommand(), new EmbedConceptsCommand(), new ImageMeanCommand(), new EmbedImagesCommand(),
+                new DecomposeCommand(), new ExplainCommand(), new PreprocessCommand(), new MatchImagesCommand(), new EditCommand(),
+                new ZeroShotCommand(), new RetrievalCommand(), new DiffCommand(), new ReportCommand(), new SqlCommand(), new BenchmarkCommand())) {
             m.put(c.name(), c);
         }
         return m;

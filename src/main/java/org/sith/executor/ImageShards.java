@@ -118,7 +118,21 @@ public final class ImageShards {
             TaskCores.toBlas();
             return TowerCache.vision(model.checkpoint(), hadoop(), model.heads(), model.activation());
         }
+
+        /** Slice {@code i} read, decoded and through the executor's vision tower: one forward pass per decoded image. */
+        public Embedded embed(int i) {
+            VisionTower tower = tower();
+            Batch batch = load(i);
+            return new Embedded(i, batch.refs().size(), batch.decoded(), ImageModel.embed(tower, batch), batch.skipped());
+        }
     }
+
+    /**
+     * A slice's image embeddings LN_post(x_CLS)·P (raw, not normalized), one per decoded image in slice order
+     * ({@code embeddings[k]} is image {@code decoded[k]}'s), and the reasons its other images were skipped;
+     * {@code images} counts both.
+     */
+    public record Embedded(int slice, int images, List<ImageRef> decoded, float[][] embeddings, List<String> skipped) implements Serializable {}
 
     public record Shards(JavaSparkContext jsc, Broadcast<SerializableConf> conf, Broadcast<List<List<ImageRef>>> slices,
                   LongAccumulator counter, CollectionAccumulator<String> digests, int count) {

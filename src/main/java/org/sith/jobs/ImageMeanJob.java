@@ -12,19 +12,14 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
-import org.sith.executor.ImageModel;
 import org.sith.executor.ImageShards;
-import org.sith.inputs.ImageSets;
 import org.sith.inputs.Paths;
 import org.sith.io.Npy;
 import org.sith.linalg.Vec;
-import org.sith.model.VisionTower;
 import org.sith.run.ImageSettings;
 import org.sith.run.JobRun;
-import org.sith.run.ModelName;
 import org.sith.run.OutputTarget;
 import org.sith.run.Progress;
-import org.sith.run.RunRecord;
 
 /**
  * `image-mean`: the mean of the unit-normalized image embeddings of a set of images (SPEC §10),
@@ -66,37 +61,27 @@ public final class ImageMeanJob {
     private static Result mean(JobRun run, Config p) {
         SparkSession spark = run.spark();
         Configuration conf = run.hadoopConf();
-        RunRecord record = run.record();
-        ImageSettings st = p.settings();
-        ImageModel m = ImageModel.of(p.checkpoint(), st, conf);
-        List<ImageSets.ImageRef> refs = ImageSets.list(p.images(), m.pre().size(), conf);
-        String model = ModelName.of(p.checkpoint(), p.modelName());
-        record.checkpoint("checkpoint", p.checkpoint(), conf);
-        record.param("model", model).param("image_size", m.pre().size()).param("mean", m.pre().mean()).param("std", m.pre().std())
-                .param("preprocessing", m.pre().source()).param("activation", m.activation()).param("images_per_task", st.imagesPerTask());
+        ImageEmbedding in = ImageEmbedding.prepare(run, p.checkpoint(), p.images(), p.settings(), p.modelName());
         run.phase("prepare");
 
-        ImageShards.Shards shards = ImageShards.Shards.of(spark, refs, st.imagesPerTask());
-        ImageShards.Loader loader = shards.loader(m);
-        LongAccumulator counter = shards.counter();
+        ImageShards.Loader loader = in.loader();
+        LongAccumulator counter = in.shards().counter();
         List<SliceSum> sums;
-        try (Progress progress = new Progress("sith " + NAME, "images", refs.size(), 0, counter)) {
-            sums = new ArrayList<>(shards.tasks().map(i -> {
-                VisionTower tower = loader.tower();
-                ImageShards.Batch batch = loader.load(i);
-                double[] sum = new double[tower.projDim()];
-                float[][] e = ImageModel.embed(tower, batch);
-                for (float[] v : e) {
+        try (Progress progress = in.progress()) {
+            sums = new ArrayList<>(in.shards().tasks().map(i -> {
+                ImageShards.Embedded e = loader.embed(i);
+                double[] sum = new double[loader.model().projDim()];
+                for (float[] v : e.embeddings()) {
                     double n = Vec.norm(v);
                     for (int j = 0; j < sum.length; j++) sum[j] += v[j] / n;
                 }
-                counter.add(batch.refs().size());
-                return new SliceSum(i, sum, e.length, batch.skipped());
+                counter.add(e.images());
+                return new SliceSum(i, sum, e.embeddings().length, e.skipped());
             }).collect());
             progress.succeeded();
         }
         sums.sort(Comparator.comparingInt(SliceSum::slice));
-        double[] total = new double[m.projDim()];
+        double[] total = new double[in.model().projDim()];
         long count = 0;
         List<String> skipped = new ArrayList<>();
         for (SliceSum s : sums) {
@@ -104,8 +89,7 @@ public final class ImageMeanJob {
             count += s.count();
             skipped.addAll(s.skipped());
         }
-        for (String s : skipped) System.err.println("sith " + NAME + ": skipped " + s);
-        if (count == 0) throw new UserInputException("--images " + p.images() + ": none of the " + refs.size() + " images could be decoded");
+        in.finish(run, skipped, count);
         float[] mean = new float[total.length];
         double norm = 0;
         for (int j = 0; j < mean.length; j++) {
@@ -114,10 +98,9 @@ public final class ImageMeanJob {
         }
         norm = Math.sqrt(norm);
         Npy.write(run.staged("image_mean.npy"), conf, new long[] {mean.length}, mean);
-        spark.createDataFrame(List.of(RowFactory.create(model, count, norm, mean, skipped.toArray(new String[0]))), SCHEMA)
+        spark.createDataFrame(List.of(RowFactory.create(in.modelName(), count, norm, mean, skipped.toArray(new String[0]))), SCHEMA)
                 .coalesce(1).write().parquet(run.staged("image_mean"));
-        ImageSets.record(record, "images", p.images(), refs, shards, conf);
-        record.result("images", count).result("skipped", skipped).result("norm", norm);
+        run.record().result("norm", norm);
         run.phase("embed");
         run.commit();
         return new Result(count, skipped, norm, p.out().folder());

@@ -60,6 +60,16 @@ public final class Schemas {
         createStructField("concept", StringType, false),
         createStructField("embedding", createArrayType(FloatType, false), false)});
 
+    /**
+     * `image_embeddings` (SPEC §11): one row per decoded image, in image id order: e/‖e‖ for e = LN_post(x_CLS)·P, and
+     * ‖e‖ in `norm`, so the raw embedding (OpenCLIP's encode_image) is embedding · norm.
+     */
+    public static final StructType IMAGE_EMBEDDINGS = createStructType(new StructField[] {
+        createStructField("model", StringType, false),
+        createStructField("image", StringType, false),
+        createStructField("embedding", createArrayType(FloatType, false), false),
+        createStructField("norm", DoubleType, false)});
+
     /** Each applied edit: its α, the vector's σ, how it was selected, and the explanation behind it (when known). */
     public static final StructType EDITS = createStructType(new StructField[] {
         createStructField("model", StringType, false),

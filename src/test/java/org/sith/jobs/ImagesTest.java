@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.awt.image.BufferedImage;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -20,7 +18,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import javax.imageio.ImageIO;
 
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.BeforeAll;
@@ -39,44 +36,23 @@ import org.sith.model.VisionFixtures;
  * the double-precision forward pass, scores by a dense SVD of each head's VO matrix.
  */
 class ImagesTest extends SparkTestBase {
-    static final int SIZE = 32;
-    static final int HEADS = 4;
-    static final double[] MEAN = {0.48145466, 0.4578275, 0.40821073};
-    static final double[] STD = {0.26862954, 0.26130258, 0.27577711};
+    static final int SIZE = SyntheticImages.SIZE;
+    static final int HEADS = SyntheticImages.HEADS;
 
     @TempDir
     static Path tmp;
-    static VisionFixtures model;
     static LinkedHashMap<String, TensorData> tensors;
     static Path ckpt;
     static Path images;
-    static Map<String, float[]> pixels = new LinkedHashMap<>(); // image id → 3×S×S, computed here by hand
+    static Map<String, float[]> pixels; // image id → 3×S×S, computed by hand
 
     @BeforeAll
     static void inputs() throws Exception {
-        model = VisionFixtures.random(17, SIZE, 8, 48, 3, HEADS, 24);
-        tensors = model.openClip();
-        ckpt = model.writeOpenClip(tmp.resolve("model"), true);
-        images = Files.createDirectories(tmp.resolve("images"));
-        Random rnd = new Random(3);
-        for (int i = 0; i < 9; i++) {
-            // already SIZE×SIZE, so resizing and cropping are the identity and the pixels are known exactly
-            BufferedImage img = new BufferedImage(SIZE, SIZE, BufferedImage.TYPE_INT_RGB);
-            float[] px = new float[3 * SIZE * SIZE];
-            for (int y = 0; y < SIZE; y++) {
-                for (int x = 0; x < SIZE; x++) {
-                    int r = rnd.nextInt(256), g = rnd.nextInt(256), b = (x * 8 + y * i) & 255;
-                    img.setRGB(x, y, (r << 16) | (g << 8) | b);
-                    int[] rgb = {r, g, b};
-                    for (int c = 0; c < 3; c++) px[(c * SIZE + y) * SIZE + x] = (float) ((rgb[c] / 255f - MEAN[c]) / STD[c]);
-                }
-            }
-            String name = "img" + i + ".png";
-            ImageIO.write(img, "png", images.resolve(name).toFile());
-            pixels.put(name, px);
-        }
-        Files.writeString(images.resolve("broken.png"), "not a png", StandardCharsets.UTF_8);
-        Files.writeString(images.resolve("notes.txt"), "ignored: not an image name", StandardCharsets.UTF_8);
+        SyntheticImages in = SyntheticImages.write(tmp);
+        tensors = in.tensors();
+        ckpt = in.checkpoint();
+        images = in.images();
+        pixels = in.pixels();
     }
 
     static double[] referenceEmbedding(float[] px) {
@@ -164,7 +140,12 @@ class ImagesTest extends SparkTestBase {
     }
 
     static Path writeConcepts() throws Exception {
-        Path dir = Files.createDirectories(tmp.resolve("concepts"));
+        return writeConcepts(tmp.resolve("concepts"));
+    }
+
+    /** 40 random concepts of width 24 as {@code emb.npy} and {@code vocab.txt} in {@code folder}. */
+    static Path writeConcepts(Path folder) throws Exception {
+        Path dir = Files.createDirectories(folder);
         if (Files.exists(dir.resolve("emb.npy"))) return dir;
         Random rnd = new Random(5);
         int n = 40;
