@@ -79,6 +79,20 @@ public final class HtmlUnescape {
         return new String(Character.toChars(v));
     }
 
+    /** Every name of html.entities.html5 (with its ';' where it has one) and its replacement. */
+    static Map<String, String> names() {
+        return NAMES;
+    }
+
+    /**
+     * A C1 control character (U+0080–U+009F) read as windows-1252, its five unassigned bytes kept as
+     * they are: Python's table for numeric references in that range, and ftfy's "sloppy-windows-1252".
+     */
+    static char windows1252(char c1) {
+        if (c1 < 0x80 || c1 > 0x9f) throw new IllegalArgumentException("not a C1 control: U+" + Integer.toHexString(c1));
+        return CP1252.charAt(c1 - 0x80);
+    }
+
     /** Python's _invalid_codepoints (0x80–0x9f are handled by the table before it). */
     private static boolean forbidden(int v) {
         return (v >= 0x1 && v <= 0x8) || v == 0xb || (v >= 0xe && v <= 0x1f) || v == 0x7f
