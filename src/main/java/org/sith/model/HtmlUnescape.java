@@ -13,11 +13,9 @@ import java.util.Map;
  * Python's {@code html.unescape}, which CLIP's text cleaning applies twice: the same reference
  * syntax, the same numeric rules (windows-1252 for 0x80–0x9f, U+FFFD for surrogates and values past
  * U+10FFFF, removal of the code points HTML forbids) and the same longest-prefix fallback for the
- * legacy names that may appear without ';'.
- *
- * <p>Limit, on purpose: the named table holds the HTML 4.01 names (plus {@code apos}) and the legacy
- * semicolon-less names, not the ~2,000 HTML5-only names; so {@code &NewLine;} stays as written here
- * while Python turns it into a newline. Captions and concept lists use the HTML 4 names.
+ * legacy names that may appear without ';'. The named table is all of Python's
+ * {@code html.entities.html5} (2,231 names, {@code html_entities.txt}), so HTML5-only names such as
+ * {@code &NewLine;} are decoded as Python decodes them.
  */
 public final class HtmlUnescape {
     private HtmlUnescape() {}
@@ -79,6 +77,20 @@ public final class HtmlUnescape {
         if ((v >= 0xd800 && v <= 0xdfff) || v > 0x10ffff) return "\ufffd";
         if (forbidden(v)) return "";
         return new String(Character.toChars(v));
+    }
+
+    /** Every name of html.entities.html5 (with its ';' where it has one) and its replacement. */
+    static Map<String, String> names() {
+        return NAMES;
+    }
+
+    /**
+     * A C1 control character (U+0080–U+009F) read as windows-1252, its five unassigned bytes kept as
+     * they are: Python's table for numeric references in that range, and ftfy's "sloppy-windows-1252".
+     */
+    static char windows1252(char c1) {
+        if (c1 < 0x80 || c1 > 0x9f) throw new IllegalArgumentException("not a C1 control: U+" + Integer.toHexString(c1));
+        return CP1252.charAt(c1 - 0x80);
     }
 
     /** Python's _invalid_codepoints (0x80–0x9f are handled by the table before it). */

@@ -1,7 +1,6 @@
 package org.sith.model;
 
 import java.nio.charset.StandardCharsets;
-import java.text.Normalizer;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -84,10 +83,17 @@ public final class TokenizerText {
         return new String(bytes, StandardCharsets.UTF_8);
     }
 
-    /** CLIP's cleaning: HTML-unescape twice, NFC, whitespace runs to one space and stripped, lowercased as Python does. */
+    /**
+     * CLIP's cleaning as OpenCLIP's tokenizer does it: ftfy's {@code fix_text} ({@link TextRepairs#fixText}:
+     * HTML entities where the text has no '<', ANSI escapes and control characters removed, C1 controls
+     * read as windows-1252, Latin ligatures split, full-width forms and U+3000 to their usual forms,
+     * curly quotes straightened, line breaks unified, lone surrogates to U+FFFD, NFC), then Python's
+     * {@code html.unescape} twice, whitespace runs to one space and stripped, lowercased as Python does.
+     * ftfy's heuristic mojibake repair ({@code fix_encoding} and its helpers) is not done: "Ã©" stays.
+     * As in OpenCLIP, nothing is normalized after the two unescapes.
+     */
     public static String clean(String text) {
-        String s = HtmlUnescape.unescape(HtmlUnescape.unescape(text));
-        s = Normalizer.normalize(s, Normalizer.Form.NFC);
+        String s = HtmlUnescape.unescape(HtmlUnescape.unescape(TextRepairs.fixText(text)));
         StringBuilder out = new StringBuilder(s.length());
         boolean pendingSpace = false;
         for (int i = 0; i < s.length(); ) {

@@ -36,7 +36,9 @@ class HtmlUnescapeTest {
         assertEquals("&#x;", HtmlUnescape.unescape("&#x;"));
         assertEquals("⟨", HtmlUnescape.unescape("&lang;"));
         assertEquals("&", HtmlUnescape.unescape("&AMP;"));
-        assertEquals("&NewLine;", HtmlUnescape.unescape("&NewLine;"), "HTML5-only names are deliberately not in the table");
+        assertEquals("a\nb", HtmlUnescape.unescape("a&NewLine;b"), "an HTML5-only name");
+        assertEquals("\u2233", HtmlUnescape.unescape("&CounterClockwiseContourIntegral;"), "the longest HTML5 name");
+        assertEquals("\u2242\u0338", HtmlUnescape.unescape("&nesim;"), "a name for two code points");
     }
 
     @Test
