@@ -124,7 +124,7 @@ def write_safetensors(path, tensors, metadata=None):
     off = 0
     blobs = []
     for k, v in tensors.items():
-        a = np.ascontiguousarray(v)
+        a = np.asarray(v).copy(order="C")  # not ascontiguousarray: it turns a 0-d scalar into shape (1,)
         b = a.astype(a.dtype.newbyteorder("<")).tobytes()
         header[k] = {"dtype": DT[a.dtype], "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
         off += len(b)
@@ -333,7 +333,8 @@ def hostile():
     sg = b"\x80\x04\x8c\nsubprocess\x94\x8c\x05Popen\x94\x93\x94]\x94(\x8c\x05touch\x94\x8c" + bytes([len(MARKER)]) + MARKER.encode() + b"\x94e\x85\x94R\x94."
     zip_with(os.path.join(h, "subprocess_popen.bin"), sg)
     # INST opcode (protocol 0 object construction): calls os.system by name
-    zip_with(os.path.join(h, "inst_opcode.bin"), b"(S'touch " + MARKER.encode() + b"'\nios\nsystem\n.")
+    cmd = ("touch " + MARKER).encode()
+    zip_with(os.path.join(h, "inst_opcode.bin"), b"\x80\x02(X" + struct.pack("<I", len(cmd)) + cmd + b"ios\nsystem\n.")
     # an allowed function given what is not a storage
     bad_rebuild = b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\nX\x04\x00\x00\x00evil" + b"K\x00)))\x89t" + b"R."
     bad_rebuild = b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n(X\x04\x00\x00\x00evilK\x00)))\x89tR."
