@@ -26,6 +26,8 @@ public record ImageModel(String checkpoint, Integer heads, Preprocessor pre, Str
             int tokens = ck.tokens();
             int side = (int) Math.round(Math.sqrt(tokens - 1)) * patch;
             Preprocessor pre = Preprocessor.fromConfig(checkpoint, conf, s.size());
+            // no config says the side (an HF folder without preprocessor_config.json, a timm file): the checkpoint's patch grid does
+            if (s.size() == null && pre.fromDefaults() && pre.size() != side) pre = pre.atSize(side, "from the checkpoint's patch grid");
             if (pre.size() != side) {
                 throw new UserInputException("image size " + pre.size() + " (" + pre.source() + ") does not fit checkpoint "
                         + checkpoint + ", which takes " + side + "×" + side + " pixels (" + (tokens - 1) + " patches of " + patch + ")");

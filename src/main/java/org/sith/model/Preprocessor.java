@@ -87,6 +87,16 @@ public final class Preprocessor implements Serializable {
         return new Preprocessor(sizeOverride, sizeOverride, p.mean, p.std, p.source + ", size " + sizeOverride + " as given");
     }
 
+    /** Whether no config file gave these numbers (CLIP's mean, std and 224). */
+    public boolean fromDefaults() {
+        return source.startsWith("CLIP defaults");
+    }
+
+    /** The same numbers at another image side, saying why. */
+    public Preprocessor atSize(int side, String why) {
+        return new Preprocessor(side, side, mean, std, source + ", size " + side + " " + why);
+    }
+
     /** The checkpoint's folder: the path itself if it is a folder, else its parent. */
     private static Path folder(String checkpointPath, Configuration conf) {
         Path p = Fs.path(checkpointPath);

@@ -27,7 +27,7 @@ import org.sith.UserInputException;
  * safetensors file: every tensor a head analysis or a forward pass reads, bit for bit; LayerScale against the
  * same weights folded by numpy. Then what each form must refuse.
  */
-class CheckpointFormatsTest {
+public class CheckpointFormatsTest {
     static final Path FORMATS = TorchArchiveTest.FORMATS;
     static final Configuration CONF = new Configuration();
 
@@ -65,7 +65,8 @@ class CheckpointFormatsTest {
         }
     }
 
-    static void assertSameTower(ClipCheckpoint a, ClipCheckpoint b) {
+    /** Every tensor a head analysis or a forward pass reads, bit for bit. */
+    public static void assertSameTower(ClipCheckpoint a, ClipCheckpoint b) {
         assertEquals(b.width(), a.width());
         assertEquals(b.layers(), a.layers());
         assertEquals(b.heads(), a.heads());
