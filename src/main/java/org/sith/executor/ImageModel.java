@@ -7,7 +7,9 @@ import java.io.UncheckedIOException;
 import org.apache.hadoop.conf.Configuration;
 import org.sith.UserInputException;
 import org.sith.checkpoint.ClipCheckpoint;
+import org.sith.checkpoint.Layout;
 import org.sith.executor.ImageShards.Batch;
+import org.sith.model.PreprocessOrder;
 import org.sith.model.Preprocessor;
 import org.sith.model.VisionTower;
 import org.sith.model.Workspace;
@@ -15,7 +17,8 @@ import org.sith.run.ImageSettings;
 
 /**
  * The model's image side as the driver checked it and the tasks use it: the checkpoint and head count their towers
- * load with, the preprocessing (its image side checked against the patch grid), the activation and the widths.
+ * load with, the preprocessing (its image side checked against the patch grid, its order from --preprocess or the
+ * checkpoint's layout), the activation and the widths.
  */
 public record ImageModel(String checkpoint, Integer heads, Preprocessor pre, String activation, int projDim, int tokens) implements Serializable {
     public static ImageModel of(String checkpoint, ImageSettings s, Configuration conf) {
@@ -25,7 +28,8 @@ public record ImageModel(String checkpoint, Integer heads, Preprocessor pre, Str
             int patch = ck.patchSize();
             int tokens = ck.tokens();
             int side = (int) Math.round(Math.sqrt(tokens - 1)) * patch;
-            Preprocessor pre = Preprocessor.fromConfig(checkpoint, conf, s.size());
+            Preprocessor pre = Preprocessor.fromConfig(checkpoint, conf, s.size())
+                    .withOrder(order(s.preprocess(), ck.layout()), orderSource(s.preprocess(), ck.layout()));
             if (pre.size() != side) {
                 throw new UserInputException("image size " + pre.size() + " (" + pre.source() + ") does not fit checkpoint "
                         + checkpoint + ", which takes " + side + "×" + side + " pixels (" + (tokens - 1) + " patches of " + patch + ")");
@@ -34,6 +38,17 @@ public record ImageModel(String checkpoint, Integer heads, Preprocessor pre, Str
         } catch (IOException e) {
             throw new UncheckedIOException("checkpoint " + checkpoint + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The option's order when given, else the one of the checkpoint's ecosystem. */
+    public static PreprocessOrder order(PreprocessOrder option, Layout layout) {
+        return option != null ? option : PreprocessOrder.of(layout);
+    }
+
+    /** Where {@link #order} came from, for _run.json. */
+    public static String orderSource(PreprocessOrder option, Layout layout) {
+        if (option != null) return "--preprocess";
+        return "the checkpoint's " + (layout == Layout.OPENCLIP ? "OpenCLIP/OpenAI" : layout == Layout.HF ? "Hugging Face" : layout.name()) + " layout";
     }
 
     /** Images per product so that a product has about 512 token rows. */

@@ -73,7 +73,8 @@ public final class ImageMeanJob {
         String model = ModelName.of(p.checkpoint(), p.modelName());
         record.input("checkpoint", p.checkpoint(), conf);
         record.param("model", model).param("image_size", m.pre().size()).param("mean", m.pre().mean()).param("std", m.pre().std())
-                .param("preprocessing", m.pre().source()).param("activation", m.activation()).param("images_per_task", st.imagesPerTask());
+                .param("preprocessing", m.pre().source()).param("preprocess", m.pre().order().value())
+                .param("preprocess_from", m.pre().orderSource()).param("activation", m.activation()).param("images_per_task", st.imagesPerTask());
         run.phase("prepare");
 
         ImageShards.Shards shards = ImageShards.Shards.of(spark, refs, st.imagesPerTask());
