@@ -6,6 +6,7 @@ import org.sith.coding.Method;
 import org.sith.heads.Side;
 import org.sith.inputs.ConceptsInput;
 import org.sith.model.Activation;
+import org.sith.model.PreprocessOrder;
 import org.sith.run.Coding;
 import org.sith.run.HeadSelection;
 import org.sith.run.ImageSettings;
@@ -56,6 +57,10 @@ final class CommonOptions {
             s -> Activation.parse(s).configName);
     static final Opt<Integer> SIZE = Opt.of("size", "PX", "image side (default: preprocessor_config.json / open_clip_config.json, else 224)", Opt::positive);
     static final Opt<Integer> IMAGES_PER_TASK = Opt.of("images-per-task", "N", "images per Spark task", ImageSettings.DEFAULT_IMAGES_PER_TASK, Opt::positive);
+    static final String PREPROCESS_HELP = "when images become RGB: openclip resizes and crops first, as OpenCLIP and OpenAI's clip do; "
+            + "hf converts first, as Hugging Face's CLIPImageProcessor does (they differ on palette, 1-bit and alpha images)";
+    static final Opt<PreprocessOrder> PREPROCESS = Opt.of("preprocess", "openclip|hf",
+            PREPROCESS_HELP + " (default: the checkpoint's: openclip for OpenCLIP/OpenAI naming, hf for Hugging Face and timm)", PreprocessOrder::parse);
     static final Opt<String> BPE = Opt.text("bpe", "FILE", "tokenizer file (default: the tokenizer files beside the checkpoint)");
 
     static List<Opt<?>> coding() {
@@ -67,7 +72,7 @@ final class CommonOptions {
     }
 
     static List<Opt<?>> images() {
-        return List.of(HEADS, ACTIVATION, SIZE, IMAGES_PER_TASK);
+        return List.of(HEADS, ACTIVATION, SIZE, IMAGES_PER_TASK, PREPROCESS);
     }
 
     static Coding coding(Options o) {
@@ -79,7 +84,12 @@ final class CommonOptions {
     }
 
     static ImageSettings imageSettings(Options o) {
-        return new ImageSettings(o.get(HEADS), o.get(ACTIVATION), o.get(SIZE), o.get(IMAGES_PER_TASK));
+        return new ImageSettings(o.get(HEADS), o.get(ACTIVATION), o.get(SIZE), o.get(IMAGES_PER_TASK), o.get(PREPROCESS));
+    }
+
+    /** The settings of a command that takes its image side from the checkpoint only (no --size). */
+    static ImageSettings imageSettingsWithoutSize(Options o) {
+        return new ImageSettings(o.get(HEADS), o.get(ACTIVATION), null, o.get(IMAGES_PER_TASK), o.get(PREPROCESS));
     }
 
     /** --concepts (required) with --vocab. */

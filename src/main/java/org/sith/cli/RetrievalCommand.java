@@ -4,7 +4,6 @@ import java.util.List;
 
 import org.apache.spark.sql.SparkSession;
 import org.sith.jobs.RetrievalJob;
-import org.sith.run.ImageSettings;
 
 final class RetrievalCommand implements Command<RetrievalJob.Config> {
     static final Opt<String> CHECKPOINT = Opt.text("checkpoint", "FILE", "CLIP checkpoint with both towers");
@@ -23,14 +22,15 @@ final class RetrievalCommand implements Command<RetrievalJob.Config> {
 
     @Override
     public List<Opt<?>> options() {
-        return List.of(CHECKPOINT, EDITED, IMAGES, CommonOptions.BPE, CommonOptions.HEADS, CommonOptions.ACTIVATION, CommonOptions.MODEL_NAME,
+        return List.of(CHECKPOINT, EDITED, IMAGES, CommonOptions.BPE, CommonOptions.HEADS, CommonOptions.ACTIVATION, CommonOptions.PREPROCESS,
+                CommonOptions.MODEL_NAME,
                 CommonOptions.IMAGES_PER_TASK, CommonOptions.OUT, CommonOptions.OVERWRITE);
     }
 
     @Override
     public RetrievalJob.Config config(Options o) {
         return new RetrievalJob.Config(o.required(CHECKPOINT), o.get(EDITED), o.required(IMAGES), o.get(CommonOptions.BPE),
-                new ImageSettings(o.get(CommonOptions.HEADS), o.get(CommonOptions.ACTIVATION), null, o.get(CommonOptions.IMAGES_PER_TASK)),
+                CommonOptions.imageSettingsWithoutSize(o),
                 o.get(CommonOptions.MODEL_NAME), CommonOptions.output(o, false));
     }
 

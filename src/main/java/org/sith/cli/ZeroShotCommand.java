@@ -4,7 +4,6 @@ import java.util.List;
 
 import org.apache.spark.sql.SparkSession;
 import org.sith.jobs.ZeroShotJob;
-import org.sith.run.ImageSettings;
 
 final class ZeroShotCommand implements Command<ZeroShotJob.Config> {
     static final Opt<String> CHECKPOINT = Opt.text("checkpoint", "FILE", "CLIP checkpoint with both towers (the base or an edited one)");
@@ -28,13 +27,13 @@ final class ZeroShotCommand implements Command<ZeroShotJob.Config> {
     @Override
     public List<Opt<?>> options() {
         return List.of(CHECKPOINT, IMAGES, CLASSES, TEMPLATES, CommonOptions.BPE, CommonOptions.HEADS, TEXT_HEADS, CommonOptions.ACTIVATION,
-                CommonOptions.MODEL_NAME, CommonOptions.IMAGES_PER_TASK, CommonOptions.OUT, CommonOptions.OVERWRITE);
+                CommonOptions.PREPROCESS, CommonOptions.MODEL_NAME, CommonOptions.IMAGES_PER_TASK, CommonOptions.OUT, CommonOptions.OVERWRITE);
     }
 
     @Override
     public ZeroShotJob.Config config(Options o) {
         return new ZeroShotJob.Config(o.required(CHECKPOINT), o.required(IMAGES), o.required(CLASSES), o.get(TEMPLATES), o.get(CommonOptions.BPE),
-                o.get(TEXT_HEADS), new ImageSettings(o.get(CommonOptions.HEADS), o.get(CommonOptions.ACTIVATION), null, o.get(CommonOptions.IMAGES_PER_TASK)),
+                o.get(TEXT_HEADS), CommonOptions.imageSettingsWithoutSize(o),
                 o.get(CommonOptions.MODEL_NAME), CommonOptions.output(o, false));
     }
 

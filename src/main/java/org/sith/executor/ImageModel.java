@@ -8,6 +8,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.sith.UserInputException;
 import org.sith.checkpoint.ClipCheckpoint;
 import org.sith.executor.ImageShards.Batch;
+import org.sith.model.PreprocessOrder;
 import org.sith.model.Preprocessor;
 import org.sith.model.VisionTower;
 import org.sith.model.Workspace;
@@ -15,7 +16,8 @@ import org.sith.run.ImageSettings;
 
 /**
  * The model's image side as the driver checked it and the tasks use it: the checkpoint and head count their towers
- * load with, the preprocessing (its image side checked against the patch grid), the activation and the widths.
+ * load with, the preprocessing (its image side checked against the patch grid, its order from --preprocess or the
+ * checkpoint's layout), the activation and the widths.
  */
 public record ImageModel(String checkpoint, Integer heads, Preprocessor pre, String activation, int projDim, int tokens) implements Serializable {
     public static ImageModel of(String checkpoint, ImageSettings s, Configuration conf) {
@@ -28,6 +30,7 @@ public record ImageModel(String checkpoint, Integer heads, Preprocessor pre, Str
             Preprocessor pre = Preprocessor.fromConfig(checkpoint, conf, s.size());
             // no config says the side (an HF folder without preprocessor_config.json, a timm file): the checkpoint's patch grid does
             if (s.size() == null && pre.fromDefaults() && pre.size() != side) pre = pre.atSize(side, "from the checkpoint's patch grid");
+            pre = pre.withOrder(order(s.preprocess(), ck), orderSource(s.preprocess(), ck));
             if (pre.size() != side) {
                 throw new UserInputException("image size " + pre.size() + " (" + pre.source() + ") does not fit checkpoint "
                         + checkpoint + ", which takes " + side + "×" + side + " pixels (" + (tokens - 1) + " patches of " + patch + ")");
@@ -36,6 +39,17 @@ public record ImageModel(String checkpoint, Integer heads, Preprocessor pre, Str
         } catch (IOException e) {
             throw new UncheckedIOException("checkpoint " + checkpoint + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The option's order when given, else the one of the checkpoint's ecosystem. */
+    public static PreprocessOrder order(PreprocessOrder option, ClipCheckpoint ck) {
+        return option != null ? option : PreprocessOrder.of(ck);
+    }
+
+    /** Where {@link #order} came from, for _run.json. */
+    public static String orderSource(PreprocessOrder option, ClipCheckpoint ck) {
+        if (option != null) return "--preprocess";
+        return "the checkpoint's " + PreprocessOrder.ecosystem(ck) + " layout";
     }
 
     /** Images per product so that a product has about 512 token rows. */

@@ -89,6 +89,7 @@ public final class MatchImagesJob {
         String model = ModelName.of(p.checkpoint(), p.modelName());
         record.checkpoint("checkpoint", p.checkpoint(), conf).input("explanations", p.explanations(), conf);
         record.param("model", model).param("top", p.top()).param("image_size", m.pre().size()).param("activation", m.activation())
+                .param("preprocess", m.pre().order().value()).param("preprocess_from", m.pre().orderSource())
                 .param("images_per_task", st.imagesPerTask()).param("vectors", vectors);
         run.phase("prepare");
 

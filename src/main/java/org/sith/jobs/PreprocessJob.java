@@ -21,11 +21,14 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
+import org.sith.checkpoint.ClipCheckpoint;
+import org.sith.executor.ImageModel;
 import org.sith.executor.ImageShards;
 import org.sith.inputs.ImageSets;
 import org.sith.inputs.Paths;
 import org.sith.io.Fs;
 import org.sith.io.Npy;
+import org.sith.model.PreprocessOrder;
 import org.sith.model.Preprocessor;
 import org.sith.run.JobRun;
 import org.sith.run.OutputTarget;
@@ -33,7 +36,8 @@ import org.sith.run.Progress;
 import org.sith.run.RunRecord;
 
 /**
- * `preprocess`: images decoded, resized (PIL-exact bicubic), center-cropped and normalized into
+ * `preprocess`: images decoded, resized (PIL-exact), center-cropped, converted to RGB (after the crop or
+ * before the resize: {@link PreprocessOrder}) and normalized into
  * one {@code pixels.npy} (N×3×S×S float32) plus {@code pixels_index/} (row → image, and every
  * skipped image with the reason). Tasks write their slice's pixels as raw parts; the driver
  * streams the parts, in slice order, behind one .npy header.
@@ -47,8 +51,19 @@ public final class PreprocessJob {
 
     public static final List<String> OUTPUTS = List.of("pixels.npy", "pixels_index");
 
-    /** {@code checkpoint} (optional) supplies the image side and normalization; {@code size} overrides the side. */
-    public record Config(String checkpoint, String images, Integer size, int imagesPerTask, OutputTarget out) implements Serializable {
+    /**
+     * The order without --checkpoint or --preprocess: OpenAI clip's, whose preprocessing the default size, mean and
+     * std are (OpenCLIP's too).
+     */
+    public static final PreprocessOrder DEFAULT_ORDER = PreprocessOrder.OPENCLIP;
+
+    /**
+     * {@code checkpoint} (optional) supplies the image side and normalization, and the order from its layout;
+     * {@code size} overrides the side, {@code preprocess} the order (null: the checkpoint's, else
+     * {@link #DEFAULT_ORDER}).
+     */
+    public record Config(String checkpoint, String images, Integer size, PreprocessOrder preprocess, int imagesPerTask, OutputTarget out)
+            implements Serializable {
         public Config {
             if (images == null) throw new UserInputException("preprocess needs --images");
             if (size != null && size < 1) throw new UserInputException("--size " + size + " must be at least 1");
@@ -80,9 +95,11 @@ public final class PreprocessJob {
         RunRecord record = run.record();
         Preprocessor pre = p.checkpoint() != null ? Preprocessor.fromConfig(p.checkpoint(), conf, p.size())
                 : Preprocessor.of(p.size() != null ? p.size() : Preprocessor.DEFAULT_SIZE, Preprocessor.CLIP_MEAN, Preprocessor.CLIP_STD);
+        pre = withOrder(pre, p, conf);
         List<ImageSets.ImageRef> refs = ImageSets.list(p.images(), conf);
         if (p.checkpoint() != null) record.checkpoint("checkpoint", p.checkpoint(), conf);
         record.param("size", pre.size()).param("mean", pre.mean()).param("std", pre.std()).param("preprocessing", pre.source())
+                .param("preprocess", pre.order().value()).param("preprocess_from", pre.orderSource())
                 .param("images_per_task", p.imagesPerTask());
         run.phase("prepare");
 
@@ -130,6 +147,19 @@ public final class PreprocessJob {
         run.commit();
         run.deleteWork();
         return new Result(rows, skipped, pre.size(), p.out().folder());
+    }
+
+    /** --preprocess, else the checkpoint's layout's order (only then is the checkpoint opened), else the default. */
+    static Preprocessor withOrder(Preprocessor pre, Config p, Configuration conf) {
+        if (p.preprocess() != null || p.checkpoint() == null) {
+            return pre.withOrder(p.preprocess() != null ? p.preprocess() : DEFAULT_ORDER,
+                    p.preprocess() != null ? "--preprocess" : "default without --checkpoint");
+        }
+        try (ClipCheckpoint ck = ClipCheckpoint.open(p.checkpoint(), conf, null)) {
+            return pre.withOrder(ImageModel.order(null, ck), ImageModel.orderSource(null, ck));
+        } catch (IOException e) {
+            throw new UncheckedIOException("checkpoint " + p.checkpoint() + ": " + e.getMessage(), e);
+        }
     }
 
     private static void writePart(Path p, float[] data, Configuration conf) throws IOException {

@@ -119,6 +119,8 @@ public final class RetrievalJob {
     static Map<String, Double> evaluate(SparkSession spark, Config p, String checkpoint, Manifests.Pairs pairs, List<String> skipped, RunRecord record) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         ImageModel im = ImageModel.of(checkpoint, p.settings(), conf);
+        String order = checkpoint.equals(p.checkpoint()) ? "preprocess" : "preprocess_edited";
+        record.param(order, im.pre().order().value()).param(order + "_from", im.pre().orderSource());
         float[] texts = embedTexts(spark, p, checkpoint, pairs.texts(), im.projDim());
         int n = pairs.texts().size();
         int top = KS[KS.length - 1];

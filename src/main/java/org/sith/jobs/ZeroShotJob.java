@@ -104,6 +104,7 @@ public final class ZeroShotJob {
         record.checkpoint("checkpoint", p.checkpoint(), conf).input("images", p.manifest(), conf).input("classes", p.classes(), conf);
         if (p.templates() != null) record.input("templates", p.templates(), conf);
         record.param("model", model).param("classes", classes.size()).param("templates", templates.size())
+                .param("preprocess", im.pre().order().value()).param("preprocess_from", im.pre().orderSource())
                 .param("images_per_task", st.imagesPerTask());
         run.phase("classifier");
 

@@ -21,7 +21,9 @@ import org.sith.UserInputException;
 
 /**
  * Decodes a JPEG or PNG into 8-bit RGB the way PIL's {@code Image.open(f).convert("RGB")} does,
- * so that preprocessing sees the pixels the Python reference sees:
+ * so that preprocessing sees the pixels the Python reference sees, and keeps the image in the mode
+ * {@code Image.open} gives (palette indices and palette, 1-bit, gray, alpha) for the preprocessing that
+ * resizes before converting ({@link PreprocessOrder#OPENCLIP}). The RGB conversion:
  * <ul>
  * <li>grayscale is replicated into R, G and B; 1, 2 and 4-bit gray are stretched to 0..255;</li>
  * <li>palette images give their palette colours;</li>
@@ -40,27 +42,40 @@ public final class ImageDecoder {
     /** PIL's DecompressionBombError threshold (2 x MAX_IMAGE_PIXELS): larger images PIL refuses too. */
     static final long MAX_PIXELS = 2L * 89_478_485L;
 
-    /** A decoded image: row-major, 3 bytes (R, G, B) per pixel. */
-    public record Decoded(int width, int height, byte[] rgb) {
+    /**
+     * A decoded image: {@code rgb} row-major, 3 bytes (R, G, B) per pixel, as {@code convert("RGB")} gives it; and
+     * {@code image}, the same pixels in the mode Pillow opens the file in (1, L, P with its palette, LA, RGB, RGBA),
+     * which the openclip preprocessing order resizes before converting (see {@link PreprocessOrder}).
+     */
+    public record Decoded(int width, int height, byte[] rgb, PilImage image) {
         public Decoded {
             if (width <= 0 || height <= 0 || rgb.length != (long) width * height * 3) {
                 throw new IllegalArgumentException("rgb holds " + rgb.length + " bytes, not 3 x " + width + " x " + height);
             }
+            if (image == null) image = PilImage.rgb(width, height, rgb);
+            if (image.width() != width || image.height() != height) {
+                throw new IllegalArgumentException(image + " is not " + width + " x " + height);
+            }
+        }
+
+        /** An RGB image (its own mode is RGB). */
+        public Decoded(int width, int height, byte[] rgb) {
+            this(width, height, rgb, null);
         }
     }
 
     public static Decoded decode(byte[] bytes, String name) {
         if (bytes == null || bytes.length == 0) throw new UserInputException("image " + name + ": not a JPEG or PNG (empty file)");
-        if (isPng(bytes)) return read("png", bytes, name, null);
+        if (isPng(bytes)) return read("png", bytes, name, null, pngMode(bytes));
         if (bytes.length >= 3 && (bytes[0] & 0xFF) == 0xFF && (bytes[1] & 0xFF) == 0xD8 && (bytes[2] & 0xFF) == 0xFF) {
             JpegMarkers.Prepared p = JpegMarkers.prepare(bytes, name);
-            return read("jpeg", p.bytes(), name, p);
+            return read("jpeg", p.bytes(), name, p, null);
         }
         throw new UserInputException("image " + name + ": not a JPEG or PNG" + guessFormat(bytes));
     }
 
-    /** jpeg is null for a PNG. */
-    private static Decoded read(String format, byte[] bytes, String name, JpegMarkers.Prepared jpeg) {
+    /** jpeg is null for a PNG; mode is the PNG's (from its header), null for a JPEG (L or RGB by its bands). */
+    private static Decoded read(String format, byte[] bytes, String name, JpegMarkers.Prepared jpeg, PilImage.Mode mode) {
         ImageReader reader = reader(format);
         List<String> warnings = new ArrayList<>();
         try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(bytes))) {
@@ -73,7 +88,9 @@ public final class ImageDecoder {
             }
             BufferedImage image = reader.read(0);
             if (jpeg != null) checkComplete(warnings, jpeg.progressive(), name);
-            return toRgb(image, name);
+            Decoded rgb = toRgb(image, name);
+            if (mode == null) mode = image.getRaster().getNumBands() == 1 ? PilImage.Mode.L : PilImage.Mode.RGB;
+            return new Decoded(rgb.width(), rgb.height(), rgb.rgb(), inMode(image, mode, rgb.rgb()));
         } catch (UserInputException e) {
             throw e;
         } catch (Exception e) {
@@ -172,6 +189,80 @@ public final class ImageDecoder {
             }
         }
         return new Decoded(w, h, out);
+    }
+
+    /**
+     * The mode Pillow's PNG plugin opens a PNG in, from the IHDR chunk (which a PNG starts with): gray is L, or 1
+     * at bit depth 1 (16-bit gray, Pillow's I, is kept as L: see the class comment); RGB; palette P; gray + alpha
+     * LA; RGB + alpha RGBA. A tRNS chunk does not change the mode. Null when the header is not there.
+     */
+    static PilImage.Mode pngMode(byte[] b) {
+        if (b.length < 26 || b[12] != 'I' || b[13] != 'H' || b[14] != 'D' || b[15] != 'R') return null;
+        int depth = b[24] & 0xFF;
+        return switch (b[25] & 0xFF) {
+            case 0 -> depth == 1 ? PilImage.Mode.BILEVEL : PilImage.Mode.L;
+            case 2 -> PilImage.Mode.RGB;
+            case 3 -> PilImage.Mode.P;
+            case 4 -> PilImage.Mode.LA;
+            case 6 -> PilImage.Mode.RGBA;
+            default -> null;
+        };
+    }
+
+    /**
+     * The image in Pillow's mode. 1 and L are the gray of the RGB conversion (1 as 0 or 255, as Pillow stores it);
+     * P is the raster's indices with the colour model's palette (entries past its end black, as in the RGB
+     * conversion); LA and RGBA are the raster's bands at 8 bits (16 bits by the high byte, as Pillow's unpackers
+     * do). Null mode, or a raster that does not have the mode's layout (the JDK's reader always does; another
+     * reader might not), gives the RGB image: the two orders then agree.
+     */
+    static PilImage inMode(BufferedImage image, PilImage.Mode mode, byte[] rgb) {
+        Raster r = image.getRaster();
+        int w = r.getWidth(), h = r.getHeight(), n = w * h;
+        switch (mode == null ? PilImage.Mode.RGB : mode) {
+            case BILEVEL, L -> {
+                byte[] gray = new byte[n];
+                for (int i = 0; i < n; i++) gray[i] = rgb[3 * i];
+                return new PilImage(mode, w, h, gray, null);
+            }
+            case P -> {
+                if (!(image.getColorModel() instanceof IndexColorModel icm) || r.getNumBands() != 1) break;
+                int size = Math.min(icm.getMapSize(), 256);
+                byte[] red = new byte[icm.getMapSize()], green = new byte[red.length], blue = new byte[red.length];
+                icm.getReds(red);
+                icm.getGreens(green);
+                icm.getBlues(blue);
+                byte[] palette = new byte[768];
+                for (int i = 0; i < size; i++) {
+                    palette[3 * i] = red[i];
+                    palette[3 * i + 1] = green[i];
+                    palette[3 * i + 2] = blue[i];
+                }
+                byte[] indices = new byte[n];
+                int[] row = new int[w];
+                for (int y = 0; y < h; y++) {
+                    r.getSamples(0, y, w, 1, 0, row);
+                    for (int x = 0; x < w; x++) indices[y * w + x] = (byte) row[x];
+                }
+                return new PilImage(mode, w, h, indices, palette);
+            }
+            case LA, RGBA -> {
+                int b = mode.bands;
+                if (r.getNumBands() != b) break;
+                int bits = r.getSampleModel().getSampleSize(0);
+                byte[] px = new byte[n * b];
+                int[] row = new int[w * b];
+                for (int y = 0; y < h; y++) {
+                    r.getPixels(0, y, w, 1, row);
+                    for (int i = 0; i < row.length; i++) px[y * w * b + i] = to8(row[i], bits);
+                }
+                return new PilImage(mode, w, h, px, null);
+            }
+            default -> {
+                // RGB: the conversion is the image
+            }
+        }
+        return PilImage.rgb(w, h, rgb);
     }
 
     /**

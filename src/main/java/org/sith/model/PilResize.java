@@ -2,7 +2,9 @@ package org.sith.model;
 
 /**
  * Pillow's {@code Image.resize((outW, outH), Image.BICUBIC)} for 8-bit RGB, to the same integers,
- * plus the output size of torchvision's {@code Resize(int)} and its {@code CenterCrop}.
+ * plus the output size of torchvision's {@code Resize(int)} and its {@code CenterCrop}. The same
+ * resampling serves 1, 2 and 4 bytes a pixel (gray, and the premultiplied LA / RGBA images of
+ * {@link PilImage}): Pillow resamples every band on its own with the same weights.
  *
  * <p>Pillow resamples separably: a horizontal pass (only if the width changes) into an 8-bit
  * image, then a vertical pass (only if the height changes). Each output pixel is a window of input
@@ -67,17 +69,25 @@ public final class PilResize {
 
     /** Resizes row-major RGB (3 bytes a pixel) w x h to outW x outH. */
     public static byte[] resize(byte[] rgb, int w, int h, int outW, int outH) {
-        return resizeWindow(rgb, w, h, outW, outH, 0, 0, outW, outH);
+        return resizeWindow(rgb, 3, w, h, outW, outH, 0, 0, outW, outH);
+    }
+
+    /** resizeWindow of an RGB image (3 bytes a pixel). */
+    static byte[] resizeWindow(byte[] rgb, int w, int h, int outW, int outH, int left, int top, int cw, int ch) {
+        return resizeWindow(rgb, 3, w, h, outW, outH, left, top, cw, ch);
     }
 
     /**
-     * Only the window [left, left + cw) x [top, top + ch) of resize(rgb, w, h, outW, outH): each
-     * output pixel depends on its own row and column weights alone, so this is exactly the crop of
-     * the full resize, without computing what the crop throws away.
+     * Only the window [left, left + cw) x [top, top + ch) of the resize of a row-major image of
+     * {@code bands} bytes a pixel (1 to 4; Pillow resamples each band on its own with the same
+     * weights, so any band count is resampled here as Pillow resamples its bands): each output pixel
+     * depends on its own row and column weights alone, so this is exactly the crop of the full
+     * resize, without computing what the crop throws away.
      */
-    static byte[] resizeWindow(byte[] rgb, int w, int h, int outW, int outH, int left, int top, int cw, int ch) {
+    static byte[] resizeWindow(byte[] px, int bands, int w, int h, int outW, int outH, int left, int top, int cw, int ch) {
+        if (bands < 1 || bands > 4) throw new IllegalArgumentException("bands must be 1 to 4: " + bands);
         if (w <= 0 || h <= 0 || outW <= 0 || outH <= 0) throw new IllegalArgumentException("sizes must be positive: " + w + "x" + h + " -> " + outW + "x" + outH);
-        if (rgb.length != w * h * 3) throw new IllegalArgumentException("rgb holds " + rgb.length + " bytes, not 3 x " + w + " x " + h);
+        if (px.length != w * h * bands) throw new IllegalArgumentException("image holds " + px.length + " bytes, not " + bands + " x " + w + " x " + h);
         if (left < 0 || top < 0 || cw <= 0 || ch <= 0 || left + cw > outW || top + ch > outH) {
             throw new IllegalArgumentException("window " + cw + "x" + ch + "+" + left + "+" + top + " is not inside " + outW + "x" + outH);
         }
@@ -89,19 +99,20 @@ public final class PilResize {
         byte[] img;
         int imgW;
         if (outW != w) {
-            img = horizontal(rgb, w, y0, y1, coeffs(w, outW), left, cw);
+            Coeffs cx = coeffs(w, outW);
+            img = bands == 3 ? horizontal(px, w, y0, y1, cx, left, cw) : horizontal(px, bands, w, y0, y1, cx, left, cw);
             imgW = cw;
         } else {
-            img = rgb;
+            img = px;
             imgW = w;
-            y0 = 0; // rows of rgb keep their numbers
+            y0 = 0; // rows of px keep their numbers
         }
         int colOff = outW != w ? 0 : left;
-        if (cy == null) return copyWindow(img, imgW, colOff, top - y0, cw, ch);
-        return vertical(img, imgW, colOff, cw, y0, cy, top, ch);
+        if (cy == null) return copyWindow(img, bands, imgW, colOff, top - y0, cw, ch);
+        return vertical(img, bands, imgW, colOff, cw, y0, cy, top, ch);
     }
 
-    /** Output columns [left, left + cw) of input rows [y0, y1). */
+    /** Output columns [left, left + cw) of input rows [y0, y1), RGB. */
     private static byte[] horizontal(byte[] in, int w, int y0, int y1, Coeffs c, int left, int cw) {
         byte[] out = new byte[cw * (y1 - y0) * 3];
         int[] kk = c.weights;
@@ -126,12 +137,31 @@ public final class PilResize {
         return out;
     }
 
+    /** The same for another band count, band by band (the sums of Pillow's per-band accumulators). */
+    private static byte[] horizontal(byte[] in, int bands, int w, int y0, int y1, Coeffs c, int left, int cw) {
+        byte[] out = new byte[cw * (y1 - y0) * bands];
+        int[] kk = c.weights;
+        for (int y = y0, o = 0; y < y1; y++) {
+            int row = y * w * bands;
+            for (int xx = left; xx < left + cw; xx++) {
+                int k0 = xx * c.ksize;
+                int n = c.count[xx];
+                for (int b = 0; b < bands; b++, o++) {
+                    int s = 1 << (PRECISION_BITS - 1);
+                    for (int x = 0, p = row + c.start[xx] * bands + b; x < n; x++, p += bands) s += (in[p] & 0xFF) * kk[k0 + x];
+                    out[o] = (byte) clip8(s);
+                }
+            }
+        }
+        return out;
+    }
+
     /**
      * Output rows [top, top + ch), columns [colOff, colOff + cw) of an image w wide whose first row
      * is input row y0. Row by row: an output row is a weighted sum of whole input rows.
      */
-    private static byte[] vertical(byte[] in, int w, int colOff, int cw, int y0, Coeffs c, int top, int ch) {
-        int stride = cw * 3;
+    private static byte[] vertical(byte[] in, int bands, int w, int colOff, int cw, int y0, Coeffs c, int top, int ch) {
+        int stride = cw * bands;
         byte[] out = new byte[ch * stride];
         int[] acc = new int[stride];
         int[] kk = c.weights;
@@ -140,7 +170,7 @@ public final class PilResize {
             int k0 = yy * c.ksize;
             for (int y = 0; y < c.count[yy]; y++) {
                 int k = kk[k0 + y];
-                int p = ((c.start[yy] + y - y0) * w + colOff) * 3;
+                int p = ((c.start[yy] + y - y0) * w + colOff) * bands;
                 for (int i = 0; i < stride; i++) acc[i] += (in[p + i] & 0xFF) * k;
             }
             int o = (yy - top) * stride;
@@ -149,9 +179,9 @@ public final class PilResize {
         return out;
     }
 
-    private static byte[] copyWindow(byte[] in, int w, int colOff, int rowOff, int cw, int ch) {
-        byte[] out = new byte[cw * ch * 3];
-        for (int y = 0; y < ch; y++) System.arraycopy(in, ((y + rowOff) * w + colOff) * 3, out, y * cw * 3, cw * 3);
+    private static byte[] copyWindow(byte[] in, int bands, int w, int colOff, int rowOff, int cw, int ch) {
+        byte[] out = new byte[cw * ch * bands];
+        for (int y = 0; y < ch; y++) System.arraycopy(in, ((y + rowOff) * w + colOff) * bands, out, y * cw * bands, cw * bands);
         return out;
     }
 

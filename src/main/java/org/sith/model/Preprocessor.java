@@ -24,9 +24,14 @@ import org.sith.io.Fs;
  * rescale + normalize) compute it. Output is channel-major 3 x S x S.
  *
  * <p>The numbers come from {@code preprocessor_config.json} (Hugging Face) or
- * {@code open_clip_config.json} beside the checkpoint, else CLIP's defaults. The image is
- * converted to RGB before resizing, as HF does; OpenAI's and open_clip's pipelines convert after
- * resizing, which differs only for images with alpha or a palette.
+ * {@code open_clip_config.json} beside the checkpoint, else CLIP's defaults. When the image is
+ * converted to RGB is its {@link #order()}: {@link PreprocessOrder#OPENCLIP} resizes and crops the
+ * image in the mode it was opened in and converts afterwards, as OpenCLIP and OpenAI's {@code clip}
+ * do (Pillow then resizes palette and 1-bit images with nearest neighbour and RGBA / LA images
+ * premultiplied by their alpha: see {@link PilImage}); {@link PreprocessOrder#HF} converts first,
+ * as Hugging Face's CLIPImageProcessor does. The two differ only for palette, 1-bit, LA and RGBA
+ * images. The factories here give {@link PreprocessOrder#HF}; the image commands set the
+ * checkpoint's order with {@link #withOrder}.
  */
 public final class Preprocessor implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -43,8 +48,14 @@ public final class Preprocessor implements Serializable {
     private final double[] mean;
     private final double[] std;
     private final String source;
+    private final PreprocessOrder order;
+    private final String orderSource;
 
     private Preprocessor(int resizeSize, int size, double[] mean, double[] std, String source) {
+        this(resizeSize, size, mean, std, source, PreprocessOrder.HF, "default");
+    }
+
+    private Preprocessor(int resizeSize, int size, double[] mean, double[] std, String source, PreprocessOrder order, String orderSource) {
         if (resizeSize <= 0 || size <= 0) throw new IllegalArgumentException("sizes must be positive: " + resizeSize + ", " + size);
         if (mean.length != 3 || std.length != 3) throw new IllegalArgumentException("mean and std need 3 values");
         for (double s : std) if (!(s > 0) || Double.isInfinite(s)) throw new IllegalArgumentException("std must be positive: " + Arrays.toString(std));
@@ -53,6 +64,13 @@ public final class Preprocessor implements Serializable {
         this.mean = mean.clone();
         this.std = std.clone();
         this.source = source;
+        this.order = java.util.Objects.requireNonNull(order, "order");
+        this.orderSource = orderSource;
+    }
+
+    /** The same numbers with the given conversion order; {@code why} says where it came from (for _run.json). */
+    public Preprocessor withOrder(PreprocessOrder order, String why) {
+        return new Preprocessor(resizeSize, size, mean, std, source, order, why);
     }
 
     /** Resize the shorter side to size and crop size x size. */
@@ -192,7 +210,17 @@ public final class Preprocessor implements Serializable {
 
     /** 3 x size x size floats, channel-major. */
     public float[] apply(ImageDecoder.Decoded img) {
+        return apply(img, order);
+    }
+
+    /** The same in the given order. */
+    public float[] apply(ImageDecoder.Decoded img, PreprocessOrder order) {
         int[] wh = PilResize.resizeShorterSide(img.width(), img.height(), resizeSize);
+        if (order == PreprocessOrder.OPENCLIP && img.image().mode().orderMatters()) {
+            // resize and crop in the image's own mode, then convert('RGB')
+            return normalize(img.image().resizedCrop(wh[0], wh[1], size).toRgb(), size * size);
+        }
+        // convert('RGB') first (for RGB and gray images both orders are this)
         byte[] crop;
         if (wh[0] >= size && wh[1] >= size) { // the usual case: resize only what the crop keeps
             int left = PilResize.cropOffset(wh[0], size);
@@ -241,9 +269,19 @@ public final class Preprocessor implements Serializable {
         return source;
     }
 
+    /** When the image is converted to RGB: before (hf) or after (openclip) resizing and cropping. */
+    public PreprocessOrder order() {
+        return order;
+    }
+
+    /** Where the order came from: the option, the checkpoint's layout, or a default. */
+    public String orderSource() {
+        return orderSource;
+    }
+
     @Override
     public String toString() {
         return "Preprocessor[resize " + resizeSize + ", crop " + size + ", mean " + Arrays.toString(mean) + ", std "
-                + Arrays.toString(std) + ", from " + source + "]";
+                + Arrays.toString(std) + ", from " + source + ", order " + order.value() + " (" + orderSource + ")]";
     }
 }

@@ -4,14 +4,17 @@ import java.io.Serializable;
 import java.util.Map;
 
 import org.sith.UserInputException;
+import org.sith.model.PreprocessOrder;
 
 /**
  * How the image commands run the vision tower: the head count and activation when no config beside the
- * checkpoint says them, the image side, and the images per Spark task.
+ * checkpoint says them, the image side, the images per Spark task, and the preprocessing order
+ * ({@code preprocess}; null: the checkpoint's own ecosystem, {@link PreprocessOrder#of}).
  */
-public record ImageSettings(Integer heads, String activation, Integer size, int imagesPerTask) implements Serializable, RunRecord.Recordable {
+public record ImageSettings(Integer heads, String activation, Integer size, int imagesPerTask, PreprocessOrder preprocess)
+        implements Serializable, RunRecord.Recordable {
     public static final int DEFAULT_IMAGES_PER_TASK = 256;
-    public static final ImageSettings DEFAULTS = new ImageSettings(null, null, null, DEFAULT_IMAGES_PER_TASK);
+    public static final ImageSettings DEFAULTS = new ImageSettings(null, null, null, DEFAULT_IMAGES_PER_TASK, null);
 
     public ImageSettings {
         if (heads != null && heads < 1) throw new UserInputException("--heads " + heads + " must be at least 1");
@@ -25,5 +28,6 @@ public record ImageSettings(Integer heads, String activation, Integer size, int 
         options.put("activation", activation);
         options.put("size", size);
         options.put("images-per-task", imagesPerTask);
+        options.put("preprocess", preprocess == null ? null : preprocess.value());
     }
 }
