@@ -87,8 +87,15 @@ public record CheckpointFile(String given, String file, Format format, String di
         return out;
     }
 
-    /** The sidecar folder of a checkpoint path: the folder itself, or the file's parent. */
+    /** The sidecar folder of a checkpoint path: the folder itself, else the file's parent (whether or not the file exists). */
     public static Path dirOf(String checkpoint, Configuration conf) {
-        return Fs.path(resolve(checkpoint, conf).dir());
+        Path p = Fs.path(checkpoint);
+        try {
+            FileSystem fs = Fs.fs(p, conf);
+            if (fs.exists(p) && fs.getFileStatus(p).isDirectory()) return p;
+        } catch (IOException e) {
+            throw new UncheckedIOException("checkpoint " + checkpoint + ": " + e.getMessage(), e);
+        }
+        return p.getParent() == null ? p : p.getParent();
     }
 }

@@ -25,8 +25,6 @@ import org.sith.io.Fs;
  */
 public final class SafeTensors implements TensorStore {
     static final long MAX_HEADER_BYTES = 100L << 20;
-    /** Read granularity: big enough for S3 throughput, small enough not to double a 300 MB tensor in memory. */
-    private static final int CHUNK_BYTES = 8 << 20;
 
     /** Handles open in this JVM (tests check that failures close what they opened). */
     private static final java.util.concurrent.atomic.AtomicInteger OPEN = new java.util.concurrent.atomic.AtomicInteger();
@@ -201,19 +199,8 @@ public final class SafeTensors implements TensorStore {
 
     /** Decodes count elements from firstElement on, chunk by chunk, into sink (index relative to firstElement). */
     private void read(TensorInfo t, long firstElement, int count, TensorBytes.Sink sink) {
-        int size = Dtypes.size(t.dtype());
-        long start = t.begin() + firstElement * size;
-        long total = (long) count * size;
-        byte[] buf = new byte[(int) Math.min(CHUNK_BYTES, total)];
-        ByteBuffer bb = ByteBuffer.wrap(buf).order(ByteOrder.LITTLE_ENDIAN);
-        int done = 0;
         try {
-            for (long off = 0; off < total; off += buf.length) {
-                int n = (int) Math.min(buf.length, total - off);
-                in.readFully(start + off, buf, 0, n);
-                TensorBytes.decode(t.dtype(), bb, n / size, done, sink);
-                done += n / size;
-            }
+            TensorBytes.read(in, t.begin() + firstElement * Dtypes.size(t.dtype()), count, t.dtype(), sink);
         } catch (IOException e) {
             throw new UncheckedIOException("checkpoint " + path + ": reading tensor '" + t.name() + "': "
                     + e.getMessage(), e);

@@ -1,6 +1,10 @@
 package org.sith.checkpoint;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+import org.apache.hadoop.fs.FSDataInputStream;
 
 import org.sith.io.FloatBits;
 
@@ -11,6 +15,24 @@ final class TensorBytes {
     /** Receives element {@code index} (relative to the first decoded) with its value. */
     interface Sink {
         void accept(int index, double value);
+    }
+
+    /** Read granularity: big enough for S3 throughput, small enough not to double a 300 MB tensor in memory. */
+    static final int CHUNK_BYTES = 8 << 20;
+
+    /** Decodes count elements of a dtype stored from file offset start on, chunk by chunk, into sink. */
+    static void read(FSDataInputStream in, long start, int count, String dtype, Sink sink) throws IOException {
+        int size = Dtypes.size(dtype);
+        long total = (long) count * size;
+        byte[] buf = new byte[(int) Math.min(CHUNK_BYTES, total)];
+        ByteBuffer bb = ByteBuffer.wrap(buf).order(ByteOrder.LITTLE_ENDIAN);
+        int done = 0;
+        for (long off = 0; off < total; off += buf.length) {
+            int n = (int) Math.min(buf.length, total - off);
+            in.readFully(start + off, buf, 0, n);
+            decode(dtype, bb, n / size, done, sink);
+            done += n / size;
+        }
     }
 
     /** One dtype switch per chunk, not per element. */

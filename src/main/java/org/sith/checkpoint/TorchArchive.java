@@ -3,8 +3,6 @@ package org.sith.checkpoint;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Collections;
 import java.util.Map;
@@ -31,7 +29,6 @@ import org.sith.io.Fs;
  */
 public final class TorchArchive implements TensorStore {
     static final long MAX_PICKLE_BYTES = 256L << 20;
-    private static final int CHUNK_BYTES = 8 << 20;
     private static final AtomicInteger OPEN = new AtomicInteger();
 
     /** A tensor ready to read: its view and where its storage's bytes begin in the file. */
@@ -354,18 +351,8 @@ public final class TorchArchive implements TensorStore {
     }
 
     private void decodeSpan(Entry e, long firstElement, int count, int size, TensorBytes.Sink sink) {
-        long start = e.dataStart() + firstElement * size;
-        long total = (long) count * size;
-        byte[] buf = new byte[(int) Math.min(CHUNK_BYTES, total)];
-        ByteBuffer bb = ByteBuffer.wrap(buf).order(ByteOrder.LITTLE_ENDIAN);
-        int done = 0;
         try {
-            for (long off = 0; off < total; off += buf.length) {
-                int n = (int) Math.min(buf.length, total - off);
-                in.readFully(start + off, buf, 0, n);
-                TensorBytes.decode(e.dtype(), bb, n / size, done, sink);
-                done += n / size;
-            }
+            TensorBytes.read(in, e.dataStart() + firstElement * size, count, e.dtype(), sink);
         } catch (IOException x) {
             throw new UncheckedIOException("checkpoint " + path + ": reading tensor '" + e.name() + "': " + x.getMessage(), x);
         }

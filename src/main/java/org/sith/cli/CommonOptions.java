@@ -22,7 +22,7 @@ import org.sith.run.WriteMode;
 final class CommonOptions {
     private CommonOptions() {}
 
-    static final Opt<String> CHECKPOINT = Opt.text("checkpoint", "FILE", "CLIP checkpoint (.safetensors, OpenCLIP/OpenAI or Hugging Face naming)");
+    static final Opt<String> CHECKPOINT = Opt.text("checkpoint", "PATH", "CLIP checkpoint: .safetensors, a shard index, a PyTorch .bin/.pt/.pth (read without running it) or a folder holding one; OpenCLIP/OpenAI, Hugging Face or timm naming");
 
     // concepts
     static final Opt<String> CONCEPTS = Opt.text("concepts", "PATH", "concepts/ Parquet folder, or an .npy (N×p or p×N) with --vocab");

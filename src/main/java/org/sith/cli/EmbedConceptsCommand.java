@@ -7,7 +7,7 @@ import org.sith.jobs.EmbedConceptsJob;
 import org.sith.model.Activation;
 
 final class EmbedConceptsCommand implements Command<EmbedConceptsJob.Config> {
-    static final Opt<String> CHECKPOINT = Opt.text("checkpoint", "FILE", "CLIP checkpoint with a text tower (.safetensors, OpenCLIP/OpenAI or Hugging Face naming)");
+    static final Opt<String> CHECKPOINT = Opt.text("checkpoint", "FILE", "CLIP checkpoint with a text tower (.safetensors, a shard index, a PyTorch .bin/.pt or a folder; OpenCLIP/OpenAI or Hugging Face naming)");
     static final Opt<String> VOCAB = Opt.text("vocab", "FILE", "concepts, one a line (UTF-8); blank lines and duplicates are reported and skipped");
     static final Opt<String> BPE = Opt.text("bpe", "FILE", "tokenizer: bpe_simple_vocab_16e6.txt.gz, vocab.json, merges.txt or tokenizer.json "
             + "(default: found beside the checkpoint)");

@@ -14,7 +14,7 @@ final class EmbedImagesCommand implements Command<EmbedImagesJob.Config> {
 
     @Override
     public String summary() {
-        return "Each image's embedding LN_post(x_CLS)·P, raw (not normalized), one row per image: writes image_embeddings/.";
+        return "Each image's embedding e = LN_post(x_CLS)·P as e/‖e‖ and ‖e‖, one row per image: writes image_embeddings/.";
     }
 
     @Override

@@ -117,14 +117,7 @@ public final class Preprocessor implements Serializable {
 
     /** The checkpoint's folder: the path itself if it is a folder, else its parent. */
     private static Path folder(String checkpointPath, Configuration conf) {
-        Path p = Fs.path(checkpointPath);
-        FileSystem fs = Fs.fs(p, conf);
-        try {
-            if (fs.exists(p) && fs.getFileStatus(p).isDirectory()) return p;
-        } catch (IOException e) {
-            throw new UncheckedIOException("checkpoint " + p + ": " + e.getMessage(), e);
-        }
-        return p.getParent();
+        return org.sith.checkpoint.CheckpointFile.dirOf(checkpointPath, conf);
     }
 
     static Preprocessor fromHf(String file, JsonNode root) {
