@@ -6,6 +6,7 @@ import java.util.Arrays;
 import org.apache.hadoop.conf.Configuration;
 
 import org.sith.UserInputException;
+import org.sith.linalg.Vec;
 
 /**
  * The vision tower of a CLIP checkpoint in either layout, behind accessors with one convention:
@@ -194,11 +195,7 @@ public final class ClipCheckpoint implements VisionWeights {
     public float[] projection() {
         float[] stored = tensors.readFloats(layout.projection());
         if (layout == Layout.OPENCLIP) return stored;
-        float[] p = new float[stored.length];
-        for (int j = 0; j < projDim; j++) {
-            for (int i = 0; i < width; i++) p[i * projDim + j] = stored[j * width + i];
-        }
-        return p;
+        return Vec.transpose(stored, projDim, width);
     }
 
     /** Block l's full weights for a forward pass, shape-checked. */

@@ -15,6 +15,7 @@ import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
 
 import org.sith.UserInputException;
+import org.sith.linalg.Vec;
 
 /**
  * A checkpoint's tensors as the towers read them: in the OpenCLIP or Hugging Face names of SPEC §2,
@@ -232,7 +233,7 @@ public final class ClipTensors implements TensorStore {
         Source s = source(name);
         float[] v = switch (s.transform()) {
             case AS_STORED, RESHAPE -> stored.readFloats(s.stored());
-            case TRANSPOSE -> transpose(stored.readFloats(s.stored()), (int) s.shape()[1], (int) s.shape()[0]);
+            case TRANSPOSE -> Vec.transpose(stored.readFloats(s.stored()), (int) s.shape()[1], (int) s.shape()[0]);
         };
         if (s.gamma() != null) scaleRows(v, 0, s.shape(), gamma(s));
         return v;
@@ -271,13 +272,6 @@ public final class ClipTensors implements TensorStore {
         for (int i = 0; i < v.length; i++) v[i] *= gamma[(int) (firstRow + i / rowSize)];
     }
 
-    private static float[] transpose(float[] a, int rows, int cols) {
-        float[] t = new float[a.length];
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) t[c * rows + r] = a[r * cols + c];
-        }
-        return t;
-    }
 
     @Override
     public void close() throws IOException {

@@ -6,6 +6,7 @@ import java.io.IOException;
 import org.apache.hadoop.conf.Configuration;
 
 import org.sith.UserInputException;
+import org.sith.linalg.Vec;
 
 /**
  * The text tower of a CLIP checkpoint in either layout, shape-checked on open. The head count and
@@ -161,11 +162,7 @@ public final class ClipText implements Closeable {
     public float[] projection() {
         float[] stored = src.readFloats(layout.textProjection());
         if (layout == Layout.HF) return stored;
-        float[] w = new float[stored.length];
-        for (int i = 0; i < width; i++) {
-            for (int j = 0; j < projDim; j++) w[j * width + i] = stored[i * projDim + j];
-        }
-        return w;
+        return Vec.transpose(stored, width, projDim);
     }
 
     @Override

@@ -14,8 +14,9 @@ import java.util.Map;
 
 import org.apache.hadoop.conf.Configuration;
 import org.sith.UserInputException;
-import org.sith.io.TextLines;
 import org.sith.io.Npy;
+import org.sith.io.TextLines;
+import org.sith.linalg.Vec;
 
 /**
  * The concept pool: text embeddings of concept strings, prepared as dictionary atoms
@@ -156,7 +157,7 @@ public final class ConceptDictionary implements Serializable {
         } else if (r0 == expectedP) {
             // Some exporters store one concept per column (e.g. zero-shot classifier weights).
             n = r1;
-            e = transpose(a.data(), r0, r1);
+            e = Vec.transpose(a.data(), r0, r1);
         } else {
             throw new UserInputException(label + ": shape " + r0 + "×" + r1
                     + " matches neither axis of the model's p=" + expectedP);
@@ -206,13 +207,6 @@ public final class ConceptDictionary implements Serializable {
         return Math.sqrt(ss);
     }
 
-    private static float[] transpose(float[] a, int rows, int cols) {
-        float[] t = new float[a.length];
-        for (int i = 0; i < rows; i++) {
-            for (int j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j];
-        }
-        return t;
-    }
 
     /** How {@link #fingerprint()} is computed, for `_run.json`. */
     public static final String FINGERPRINT = "sha256 of p, N and each kept concept's id, UTF-8 string and raw float32 embedding (big-endian), in order";

@@ -345,7 +345,7 @@ public final class SyntheticClip {
         }
         hf.put("vision_model.post_layernorm.weight", o.get("visual.ln_post.weight"));
         hf.put("vision_model.post_layernorm.bias", o.get("visual.ln_post.bias"));
-        hf.put("visual_projection.weight", new TensorData("F32", new long[] {p, d}, transpose(o.get("visual.proj").data(), d, p)));
+        hf.put("visual_projection.weight", new TensorData("F32", new long[] {p, d}, Vec.transpose(o.get("visual.proj").data(), d, p)));
         hf.put("logit_scale", o.get("logit_scale"));
         putTextHf(hf);
         return hf;
@@ -364,7 +364,7 @@ public final class SyntheticClip {
         }
         hf.put("text_model.final_layer_norm.weight", o.get("ln_final.weight"));
         hf.put("text_model.final_layer_norm.bias", o.get("ln_final.bias"));
-        hf.put("text_projection.weight", new TensorData("F32", new long[] {p, d}, transpose(o.get("text_projection").data(), d, p)));
+        hf.put("text_projection.weight", new TensorData("F32", new long[] {p, d}, Vec.transpose(o.get("text_projection").data(), d, p)));
     }
 
     /** One residual block from OpenCLIP prefix b to HF prefix h (fused q;k;v split into three). */
@@ -390,12 +390,6 @@ public final class SyntheticClip {
         hf.put(h + "mlp.fc2.bias", o.get(b + "mlp.c_proj.bias"));
     }
 
-    /** A rows×cols row-major matrix transposed. */
-    private static float[] transpose(float[] a, int rows, int cols) {
-        float[] t = new float[a.length];
-        for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) t[c * rows + r] = a[r * cols + c];
-        return t;
-    }
 
     /** An HF config.json for this model. */
     public String hfConfig() {

@@ -49,6 +49,15 @@ public final class Vec {
         return na == 0 || nb == 0 ? 0 : dot(a, b) / (na * nb);
     }
 
+    /** A rows×cols row-major matrix transposed (cols×rows row-major). */
+    public static float[] transpose(float[] a, int rows, int cols) {
+        float[] t = new float[a.length];
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) t[c * rows + r] = a[r * cols + c];
+        }
+        return t;
+    }
+
     public static float[] toFloat(double[] a) {
         float[] f = new float[a.length];
         for (int i = 0; i < a.length; i++) f[i] = (float) a[i];
