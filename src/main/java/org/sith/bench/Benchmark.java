@@ -13,9 +13,6 @@ import java.util.Random;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.SparkSession;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 import org.sith.checkpoint.SafeTensorsWriter;
 import org.sith.checkpoint.TensorData;
 import org.sith.coding.SparseCoder;
@@ -33,7 +30,7 @@ import org.sith.run.WriteMode;
 
 /**
  * Figures measured in one process, so ratios are meaningful on a shared machine: the sgemm roofline
- * through the fast ND4J call, COMP throughput against it, head SVD time, and a full decompose of a
+ * through OpenBLAS, COMP throughput against it, head SVD time, and a full decompose of a
  * random ViT-L/14-shaped vision tower with a large dictionary.
  */
 public final class Benchmark {
@@ -68,18 +65,18 @@ public final class Benchmark {
         return a;
     }
 
-    /** Best GFLOP/s of a batch×p · p×N product through Nd4j.gemm into a preallocated 'f' array. */
+    /** Best GFLOP/s of a batch×p · p×N product through OpenBLAS cblas_sgemm into a preallocated row-major block. */
     public double roofline(float[] dict) {
-        INDArray d = Nd4j.create(dict, new long[] {n, p}, 'c');
-        INDArray x = Nd4j.rand(DataType.FLOAT, batch, p);
-        INDArray o = Nd4j.create(DataType.FLOAT, new long[] {batch, n}, 'f');
+        Gemm.Matrix d = Gemm.matrix(dict, n, p);
+        Gemm.Matrix x = Gemm.matrix(unitRows(new Random(2), batch, p), batch, p);
+        Gemm.Matrix o = new Gemm.Matrix(batch, n);
         double best = 0;
         for (int r = 0; r < 6; r++) {
             long t = System.nanoTime();
-            Nd4j.gemm(x, d, o, false, true, 1.0, 0.0);
+            Gemm.sgemm(true, x.pointer(), p, d.pointer(), p, o.pointer(), n, batch, n, p);
             best = Math.max(best, 2.0 * batch * p * n / ((System.nanoTime() - t) / 1e9) / 1e9);
         }
-        out.line(String.format(Locale.ROOT, "sgemm roofline      %d×%d · %d×%d (Nd4j.gemm): %.1f GFLOP/s", batch, p, p, n, best));
+        out.line(String.format(Locale.ROOT, "sgemm roofline      %d×%d · %d×%d (OpenBLAS cblas_sgemm): %.1f GFLOP/s", batch, p, p, n, best));
         return best;
     }
 
@@ -217,7 +214,7 @@ public final class Benchmark {
         });
         Gemm.setBlasThreads(Runtime.getRuntime().availableProcessors());
         b.out.line(String.format(Locale.ROOT, "machine             %d cores, Java %s, BLAS threads %d",
-                Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), Nd4j.factory().blas().getMaxThreads()));
+                Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), Gemm.blasThreads()));
         float[] dict = unitRows(new Random(1), n, p);
         double roof = b.roofline(dict);
         if (suites.contains("coding")) {

@@ -4,16 +4,14 @@ import java.nio.FloatBuffer;
 import java.util.Arrays;
 
 /**
- * Per-row argmax over a column-major (rows x n) float score block, excluding each row's chosen
- * atoms, with exact tie handling: float scores only shortlist the atoms within a margin of the
- * row's best (the margin covers sgemm round-off); when more than one survives, the shortlist is
- * re-scored in double so the choice (ties: lowest index) is that of a double-precision coder.
+ * Per-row argmax over a row-major (rows x n) float score block, excluding each row's chosen atoms,
+ * exact: the block only shortlists the atoms within 2E of the row's best, E a proven bound on the
+ * difference between a block score and the exact one (SPEC §12, {@link ScoreBound}); when more than one
+ * survives, the shortlist is re-scored in double and the exact argmax taken (ties: lowest index). So the
+ * choice is that of a double-precision coder whatever precision filled the block.
  */
 final class ArgmaxScan {
-    /** Float scores of the same atom may differ from the double ones by up to this times |q|·|d|. */
-    static final double MARGIN = 1e-4;
-
-    /** Exact score of atom j for a row, used to break near-ties. */
+    /** Exact score of atom j for a row. */
     interface Exact {
         double score(int row, int atom);
     }
@@ -34,41 +32,45 @@ final class ArgmaxScan {
         count = new int[rows];
     }
 
-    /** Starts a scan; queryNorm[i] * atomNorm bounds the scores of row i. */
-    void reset(int used, double[] queryNorm, double atomNorm) {
+    /** Starts a scan; bound[i] is E for row i (the width of the shortlist is 2E, rounded up in float). */
+    void reset(int used, double[] bound) {
         Arrays.fill(best, 0, used, Float.NEGATIVE_INFINITY);
         Arrays.fill(thr, 0, used, Float.NEGATIVE_INFINITY);
         Arrays.fill(count, 0, used, 0);
-        for (int i = 0; i < used; i++) {
-            margin[i] = (float) (MARGIN * queryNorm[i] * atomNorm) + Float.MIN_NORMAL;
+        for (int i = 0; i < used; i++) margin[i] = Math.nextUp((float) (2 * bound[i]));
+    }
+
+    /** Scans rows [from, to) of the block (row i at i·n); |score| when abs (signed OMP). */
+    void scan(FloatBuffer scores, int n, int from, int to, boolean abs, RowState[] states) {
+        float[] row = new float[n];
+        for (int i = from; i < to; i++) {
+            scores.get(i * n, row, 0, n);
+            RowState s = states[i];
+            float t = thr[i];
+            if (abs) {
+                for (int j = 0; j < n; j++) {
+                    float v = Math.abs(row[j]);
+                    if (v >= t) t = offer(i, j, v, s);
+                }
+            } else {
+                for (int j = 0; j < n; j++) {
+                    float v = row[j];
+                    if (v >= t) t = offer(i, j, v, s);
+                }
+            }
         }
     }
 
-    /** Scans rows [from, to) of the block; |score| when abs (signed OMP). */
-    void scan(FloatBuffer scores, int used, int n, int from, int to, boolean abs, RowState[] states) {
-        final float[] t = thr;
-        if (abs) {
-            for (int j = 0, base = 0; j < n; j++, base += used) {
-                for (int i = from; i < to; i++) {
-                    float v = Math.abs(scores.get(base + i));
-                    if (v >= t[i]) offer(i, j, v, states[i]);
-                }
-            }
-        } else {
-            for (int j = 0, base = 0; j < n; j++, base += used) {
-                for (int i = from; i < to; i++) {
-                    float v = scores.get(base + i);
-                    if (v >= t[i]) offer(i, j, v, states[i]);
-                }
-            }
-        }
-    }
-
-    private void offer(int i, int j, float v, RowState s) {
-        if (s.contains(j)) return;
+    /**
+     * Keeps atom j as a candidate of row i; returns the row's threshold. Both roundings go outward (the
+     * margin up, best − margin down), so the float threshold never exceeds best − 2E and no atom the
+     * bound requires is dropped.
+     */
+    private float offer(int i, int j, float v, RowState s) {
+        if (s.contains(j)) return thr[i];
         if (v > best[i]) {
             best[i] = v;
-            thr[i] = v - margin[i];
+            thr[i] = Math.nextDown(v - margin[i]);
         }
         int c = count[i];
         if (c == candIds[i].length) {
@@ -81,6 +83,7 @@ final class ArgmaxScan {
         candIds[i][c] = j;
         candVals[i][c] = v;
         count[i] = c + 1;
+        return thr[i];
     }
 
     /** Drops shortlisted atoms that fell out of the margin; keeps ascending atom order. */
@@ -97,6 +100,11 @@ final class ArgmaxScan {
         }
         count[i] = kept;
         return kept;
+    }
+
+    /** The shortlist's size for row i after a scan (the atoms re-scored in double when above 1). */
+    int candidates(int i) {
+        return compact(i);
     }
 
     /** The chosen atom of row i after a scan; -1 when the row had no finite score. */

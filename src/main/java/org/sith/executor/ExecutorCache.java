@@ -7,7 +7,7 @@ import org.sith.coding.SparseCoder;
 import org.sith.concepts.ConceptDictionary;
 
 /**
- * Per-executor state that must not be rebuilt per task: the dictionary as one off-heap ND4J array
+ * Per-executor state that must not be rebuilt per task: the dictionary as one off-heap array (and its bf16 packed copy)
  * (a 50k×768 dictionary is 150 MB), keyed by its fingerprint. Concurrent tasks borrow coders that
  * share that array but own their work arrays, so they code in parallel.
  */

@@ -4,7 +4,6 @@ import java.io.Serializable;
 
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.sith.linalg.Gemm;
 import org.sith.linalg.Vec;
 
@@ -24,8 +23,8 @@ public final class JointSpace implements Serializable {
     private final float[] projection; // d×p row-major
     private final float[] pinv; // p×d row-major
     private final double[] imageMean; // p, or null
-    private transient INDArray projectionNd;
-    private transient INDArray pinvNd;
+    private transient Gemm.Matrix projectionNd;
+    private transient Gemm.Matrix pinvNd;
 
     public JointSpace(float[] lnGamma, float[] lnBeta, float[] projection, int p, double[] imageMean) {
         this.d = lnGamma.length;
@@ -124,12 +123,12 @@ public final class JointSpace implements Serializable {
         return out;
     }
 
-    private INDArray projectionNd() {
+    private Gemm.Matrix projectionNd() {
         if (projectionNd == null) projectionNd = Gemm.matrix(projection, d, p);
         return projectionNd;
     }
 
-    private INDArray pinvNd() {
+    private Gemm.Matrix pinvNd() {
         if (pinvNd == null) pinvNd = Gemm.matrix(pinv, p, d);
         return pinvNd;
     }

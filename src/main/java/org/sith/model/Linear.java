@@ -1,15 +1,13 @@
 package org.sith.model;
 
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
+import org.sith.linalg.Gemm;
 
 /**
- * y = x·Wᵀ + b for a batch of rows, W kept as stored by PyTorch, (out, in). The product is computed
- * as Yᵀ = W·Xᵀ into an 'f'-order (out × rows) array, whose memory is exactly Y row-major: one
- * {@code Nd4j.gemm} into a preallocated 'f' output, the call PERFORMANCE.md measured at the roofline.
+ * y = x·Wᵀ + b for a batch of rows, W kept off-heap as stored by PyTorch, (out, in): one row-major
+ * {@code cblas_sgemm} with W transposed, into preallocated off-heap operands.
  */
 final class Linear {
-    private final INDArray weight;
+    private final Gemm.Matrix weight;
     private final float[] bias;
     final int in;
     final int out;
@@ -19,7 +17,7 @@ final class Linear {
             throw new IllegalArgumentException("Linear " + out + "x" + in + ": weight " + weight.length
                     + ", bias " + (bias == null ? "none" : bias.length));
         }
-        this.weight = Nd4j.create(weight, new long[] {out, in}, 'c');
+        this.weight = Gemm.matrix(weight, out, in);
         this.bias = bias == null ? null : bias.clone();
         this.in = in;
         this.out = out;
@@ -27,11 +25,11 @@ final class Linear {
 
     /** y[0 .. rows·out) = x[0 .. rows·in)·Wᵀ + b. */
     void apply(float[] x, int rows, float[] y, Workspace ws) {
-        INDArray xa = ws.array(rows, in, 'c');
-        ws.view(rows, in, 'c').put(x, 0, rows * in);
-        INDArray ya = ws.array(out, rows, 'f');
-        Nd4j.gemm(weight, xa, ya, false, true, 1.0, 0.0);
-        ws.view(out, rows, 'f').get(y, 0, rows * out);
+        Gemm.Matrix xa = ws.matrix("x", rows, in);
+        xa.buffer().put(0, x, 0, rows * in);
+        Gemm.Matrix ya = ws.matrix("y", rows, out);
+        Gemm.sgemm(true, xa.pointer(), in, weight.pointer(), in, ya.pointer(), out, rows, out, in);
+        ya.buffer().get(0, y, 0, rows * out);
         if (bias != null) {
             for (int r = 0; r < rows; r++) {
                 int o = r * out;

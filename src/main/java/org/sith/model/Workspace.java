@@ -1,12 +1,9 @@
 package org.sith.model;
 
-import java.nio.FloatBuffer;
 import java.util.HashMap;
 import java.util.Map;
 
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
+import org.sith.linalg.Gemm;
 
 /**
  * Scratch arrays of one forward pass, reused from batch to batch: off-heap GEMM operands keyed by
@@ -14,28 +11,18 @@ import org.nd4j.linalg.factory.Nd4j;
  * shared read-only between threads.
  */
 public final class Workspace {
-    private final Map<String, INDArray> arrays = new HashMap<>();
-    private final Map<String, FloatBuffer> views = new HashMap<>();
+    private final Map<String, Gemm.Matrix> matrices = new HashMap<>();
     private final Map<String, float[]> heap = new HashMap<>();
 
-    /** A rows×cols off-heap array in the given order ('c' or 'f'), uninitialized. */
-    INDArray array(int rows, int cols, char order) {
-        String key = order + ":" + rows + "x" + cols;
-        INDArray a = arrays.get(key);
-        if (a == null) {
-            a = Nd4j.createUninitialized(DataType.FLOAT, new long[] {rows, cols}, order);
-            arrays.put(key, a);
-            views.put(key, a.data().asNioFloat());
+    /** An off-heap rows×cols matrix kept under this name (regrown when too small), uninitialized. */
+    Gemm.Matrix matrix(String name, int rows, int cols) {
+        String key = name + ":" + rows + "x" + cols;
+        Gemm.Matrix m = matrices.get(key);
+        if (m == null) {
+            m = new Gemm.Matrix(rows, cols);
+            matrices.put(key, m);
         }
-        return a;
-    }
-
-    /** The whole of an array from {@link #array} as a heap-copyable buffer, positioned at 0. */
-    FloatBuffer view(int rows, int cols, char order) {
-        array(rows, cols, order);
-        FloatBuffer v = views.get(order + ":" + rows + "x" + cols);
-        v.clear();
-        return v;
+        return m;
     }
 
     /** A heap array of at least n floats, kept under this name. */

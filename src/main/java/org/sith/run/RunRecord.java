@@ -60,7 +60,7 @@ public final class RunRecord {
         root.put("timings_s", timings);
     }
 
-    /** The versions of what decides the numbers and the bytes: this project, Spark, Scala, Hadoop, Parquet, ND4J, OpenBLAS, Java. */
+    /** The versions of what decides the numbers and the bytes: this project, Spark, Scala, Hadoop, Parquet, JavaCPP, OpenBLAS, oneDNN, Java. */
     public static Map<String, Object> versions(SparkSession spark) {
         Map<String, Object> v = new LinkedHashMap<>();
         v.put("sith", VERSION);
@@ -68,8 +68,9 @@ public final class RunRecord {
         v.put("scala", scala.util.Properties.versionNumberString());
         v.put("hadoop", org.apache.hadoop.util.VersionInfo.getVersion());
         v.put("parquet", mavenVersion("org.apache.parquet", "parquet-hadoop"));
-        v.put("nd4j", mavenVersion("org.nd4j", "nd4j-api"));
+        v.put("javacpp", mavenVersion("org.bytedeco", "javacpp"));
         v.put("openblas", mavenVersion("org.bytedeco", "openblas"));
+        v.put("onednn", mavenVersion("org.bytedeco", "dnnl"));
         v.put("java", System.getProperty("java.version"));
         v.put("java_vm", System.getProperty("java.vm.name") + " " + System.getProperty("java.vm.version"));
         v.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"));

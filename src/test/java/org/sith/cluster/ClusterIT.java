@@ -63,11 +63,11 @@ class ClusterIT {
 
     @Test
     void submitShOnTheStandaloneClusterWritesTheBytesOfTheLocalRun() throws IOException {
-        // The cluster installation carries no SITH code and no ND4J/OpenBLAS: executors load them from the shipped jar.
+        // The cluster installation carries no SITH code and no OpenBLAS/oneDNN: executors load them from the shipped jar.
         try (var jars = Files.list(cluster.home.resolve("jars"))) {
             List<String> names = jars.map(p -> p.getFileName().toString()).toList();
             assertTrue(names.stream().anyMatch(n -> n.startsWith("spark-core_")), names.toString());
-            assertTrue(names.stream().noneMatch(n -> n.startsWith("nd4j") || n.startsWith("openblas") || n.startsWith("sith")), names.toString());
+            assertTrue(names.stream().noneMatch(n -> n.startsWith("dnnl") || n.startsWith("openblas") || n.startsWith("sith")), names.toString());
         }
         Path out = DIR.resolve("out-submit-sh");
         Result r = submit("submit-sh-cluster", List.of("--master", cluster.url, "--executor-memory", "1g", "--conf", "spark.executor.cores=2"),

@@ -11,7 +11,7 @@ import java.util.Map;
 /**
  * A Spark standalone master and one worker on loopback, started as separate JVMs from a Spark
  * installation laid out by .ci/spark-home.sh (the build's own Spark, Hadoop and AWS jars; no SITH code,
- * no ND4J: executors get those from the cluster jar the application ships).
+ * no OpenBLAS or oneDNN: executors get those from the cluster jar the application ships).
  */
 final class StandaloneCluster implements AutoCloseable {
     final Path home;

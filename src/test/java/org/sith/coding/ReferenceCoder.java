@@ -12,7 +12,7 @@ import org.apache.commons.math3.linear.SingularValueDecomposition;
 
 /**
  * A slow, plain double-precision coder of one vector, written straight from the definitions and
- * independently of {@link SparseCoder} (no ND4J, no Gram systems): scores are literal dot
+ * independently of {@link SparseCoder} (no native products, no Gram systems): scores are literal dot
  * products, least squares are solved on the p x |S| design matrix by QR, and the non-negative
  * fit enumerates every support (exact, exponential: meant for tests, k up to ~12).
  */

@@ -107,7 +107,9 @@ class RunRecordTest extends SparkTestBase {
         assertEquals(spark.version(), v.get("spark").asText());
         assertEquals(scala.util.Properties.versionNumberString(), v.get("scala").asText());
         assertEquals(org.apache.hadoop.util.VersionInfo.getVersion(), v.get("hadoop").asText());
-        assertEquals("1.0.0-M2.1", v.get("nd4j").asText(), "the pom's nd4j.version");
+        assertEquals("1.5.13", v.get("javacpp").asText(), "the pom's javacpp.version");
+        assertEquals("3.11-1.5.13", v.get("onednn").asText(), "the pom's dnnl.version");
+        assertFalse(v.has("nd4j"), "ND4J is gone");
         assertTrue(v.get("parquet").asText().matches("1\\.\\d+\\.\\d+.*"), v.toString());
         assertTrue(v.get("openblas").asText().startsWith("0.3."), v.toString());
         assertEquals(System.getProperty("java.version"), v.get("java").asText());
