@@ -3,6 +3,7 @@ package org.sith.cli;
 import java.util.List;
 
 import org.sith.coding.Method;
+import org.sith.coding.Scoring;
 import org.sith.heads.Side;
 import org.sith.inputs.ConceptsInput;
 import org.sith.model.Activation;
@@ -36,6 +37,9 @@ final class CommonOptions {
     static final Opt<Integer> K = Opt.of("k", "N", "concepts per explanation", Coding.DEFAULT_K, Opt::positive);
     static final Opt<Integer> BATCH_ROWS = Opt.of("batch-rows", "N", "vectors coded together in one product (≥ 256 keeps BLAS near its roofline)",
             Coding.DEFAULT_BATCH_ROWS, Opt::positive);
+    static final Opt<Scoring> SCORING = Opt.of("scoring", "auto|fp32|bf16",
+            "how the coders' big product runs: bf16 on AMX (auto), OpenBLAS f32, or oneDNN bf16; every setting selects the same concepts (SPEC §12)",
+            Coding.DEFAULT_SCORING, Scoring::parse);
 
     // heads
     static final Opt<LayerSpec> LAYERS = Opt.of("layers", "SPEC", "all, last:N, or a list such as 20,21,22,23 or 20-23", LayerSpec.ALL, LayerSpec::parse);
@@ -64,7 +68,7 @@ final class CommonOptions {
     static final Opt<String> BPE = Opt.text("bpe", "FILE", "tokenizer file (default: the tokenizer files beside the checkpoint)");
 
     static List<Opt<?>> coding() {
-        return List.of(METHOD, LAMBDA, K, BATCH_ROWS);
+        return List.of(METHOD, LAMBDA, K, BATCH_ROWS, SCORING);
     }
 
     static List<Opt<?>> heads() {
@@ -76,7 +80,7 @@ final class CommonOptions {
     }
 
     static Coding coding(Options o) {
-        return new Coding(o.get(METHOD), o.get(LAMBDA), o.get(K), o.get(BATCH_ROWS));
+        return new Coding(o.get(METHOD), o.get(LAMBDA), o.get(K), o.get(BATCH_ROWS), o.get(SCORING));
     }
 
     static HeadSelection heads(Options o) {

@@ -37,6 +37,8 @@ public final class SparseCoder {
     private final LongAdder rescoredRows = new LongAdder();
     private final LongAdder rescoredAtoms = new LongAdder();
     private final LongAdder choices = new LongAdder();
+    /** Tests only: shrinks the proven bound to show that exactness depends on it (1 = the bound). */
+    double boundScale = 1;
 
     /** D once off-heap in f32, its bf16 packed copy made on first bf16 use. */
     private static final class Atoms {
@@ -87,6 +89,7 @@ public final class SparseCoder {
      * concurrent Spark tasks in one executor code in parallel without a second copy of D.
      */
     public SparseCoder(SparseCoder shared) {
+        this.boundScale = shared.boundScale;
         this.atoms = shared.atoms;
         this.path = shared.path;
         this.maxBatchRows = shared.maxBatchRows;
@@ -301,7 +304,7 @@ public final class SparseCoder {
                 }
                 batch.buffer().put(i * p, f);
             }
-            bound[i] = scoreBound.of(Math.sqrt(norm), Math.sqrt(err), Math.sqrt(rounded));
+            bound[i] = boundScale * scoreBound.of(Math.sqrt(norm), Math.sqrt(err), Math.sqrt(rounded));
         }
 
         /** scores[0 .. used) = queries · Dᵀ. */

@@ -57,6 +57,8 @@ public final class CodingContext implements Serializable {
                 d.fingerprint(), ConceptDictionary.FINGERPRINT);
         record.param("method", coding.methodLabel()).param("lambda", coding.effectiveLambda()).param("k", coding.k())
                 .param("dictionary", label).param("batch_rows", coding.batchRows());
+        // the scoring path changes no selection (SPEC §12): a result, not a parameter that keys the outputs
+        record.result("scoring", coding.scoring().label()).result("scoring_driver", coding.scoring().describe());
     }
 
     /** A context over an already broadcast dictionary (tests make tasks with it). */
@@ -89,11 +91,11 @@ public final class CodingContext implements Serializable {
     public <T> T withCoder(Function<SparseCoder, T> work) {
         int cpus = TaskCores.toBlas();
         ConceptDictionary d = dict.value();
-        SparseCoder coder = ExecutorCache.borrow(d, cpus, coding.batchRows());
+        SparseCoder coder = ExecutorCache.borrow(d, coding.scoring(), cpus, coding.batchRows());
         try {
             return work.apply(coder);
         } finally {
-            ExecutorCache.release(coder, d);
+            ExecutorCache.release(coder, d, coding.scoring());
         }
     }
 }

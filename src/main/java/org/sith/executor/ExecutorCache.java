@@ -3,6 +3,7 @@ package org.sith.executor;
 import java.util.ArrayDeque;
 import java.util.Deque;
 
+import org.sith.coding.Scoring;
 import org.sith.coding.SparseCoder;
 import org.sith.concepts.ConceptDictionary;
 
@@ -18,13 +19,13 @@ public final class ExecutorCache {
 
     private ExecutorCache() {}
 
-    /** A coder over {@code dict} coding {@code batchRows} rows per product with {@code threads} row threads. */
-    public static synchronized SparseCoder borrow(ConceptDictionary dict, int threads, int batchRows) {
-        if (!dict.fingerprint().equals(key)) {
+    /** A coder over {@code dict} scoring by {@code scoring}, coding {@code batchRows} rows per product with {@code threads} row threads. */
+    public static synchronized SparseCoder borrow(ConceptDictionary dict, Scoring scoring, int threads, int batchRows) {
+        if (!key(dict, scoring).equals(key)) {
             FREE.clear();
             base = null; // let the old dictionary go before the new one is allocated
-            base = new SparseCoder(dict.atoms(), dict.size(), dict.dim());
-            key = dict.fingerprint();
+            base = new SparseCoder(dict.atoms(), dict.size(), dict.dim(), scoring);
+            key = key(dict, scoring);
             FREE.push(base);
         }
         SparseCoder c = FREE.isEmpty() ? new SparseCoder(base) : FREE.pop();
@@ -33,7 +34,11 @@ public final class ExecutorCache {
         return c;
     }
 
-    public static synchronized void release(SparseCoder c, ConceptDictionary dict) {
-        if (c != null && dict.fingerprint().equals(key) && !FREE.contains(c)) FREE.push(c);
+    public static synchronized void release(SparseCoder c, ConceptDictionary dict, Scoring scoring) {
+        if (c != null && key(dict, scoring).equals(key) && !FREE.contains(c)) FREE.push(c);
+    }
+
+    private static String key(ConceptDictionary dict, Scoring scoring) {
+        return dict.fingerprint() + "/" + scoring.label();
     }
 }

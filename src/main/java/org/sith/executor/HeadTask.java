@@ -25,10 +25,32 @@ public final class HeadTask implements FlatMapFunction<Iterator<HeadBatch>, Row>
     /** What the task needs besides the batches: where the weights are and how to explain them. */
     public record Settings(String checkpoint, Integer headsOverride, Side side, int rank, String model) implements Serializable {}
 
-    /** Task-side counters: heads done, nanoseconds per phase, and the coder's products. */
-    public record Counters(LongAccumulator heads, LongAccumulator[] nanos, LongAccumulator products, LongAccumulator productRows)
-            implements Serializable {
+    /**
+     * Task-side counters: heads done, nanoseconds per phase, the coder's products and their rows, the rows
+     * that ran in bf16 (SPEC §12: which path ran, executor by executor), greedy choices and the atoms
+     * re-scored in double for them.
+     */
+    public record Counters(LongAccumulator heads, LongAccumulator[] nanos, LongAccumulator products, LongAccumulator productRows,
+                           LongAccumulator bf16Rows, LongAccumulator choices, LongAccumulator rescoredAtoms) implements Serializable {
         public static final String[] PHASES = {"read_and_svd", "joint_projection", "coding", "fidelity_residual", "task_setup"};
+
+        /** Registers every counter with the driver's SparkContext. */
+        public static Counters register(org.apache.spark.SparkContext sc) {
+            LongAccumulator[] nanos = new LongAccumulator[PHASES.length];
+            for (int i = 0; i < nanos.length; i++) nanos[i] = sc.longAccumulator("nanos_" + PHASES[i]);
+            return new Counters(sc.longAccumulator("heads"), nanos, sc.longAccumulator("products"), sc.longAccumulator("product_rows"),
+                    sc.longAccumulator("bf16_rows"), sc.longAccumulator("choices"), sc.longAccumulator("rescored_atoms"));
+        }
+
+        /** What `_run.json` says ran: "bf16", "fp32", or both with their shares of the product rows. */
+        public String scoringPath() {
+            long all = productRows.value();
+            long bf16 = bf16Rows.value();
+            if (all == 0) return null;
+            if (bf16 == all) return "bf16";
+            if (bf16 == 0) return "fp32";
+            return String.format(java.util.Locale.ROOT, "bf16 for %d of %d product rows, fp32 for the rest", bf16, all);
+        }
     }
 
     private final Settings s;
@@ -53,6 +75,8 @@ public final class HeadTask implements FlatMapFunction<Iterator<HeadBatch>, Row>
             coding.withCoder(coder -> {
                 long products = coder.products();
                 long productRows = coder.productRows();
+                long choices = coder.choices();
+                long rescored = coder.rescoredAtoms();
                 counters.nanos()[4].add(System.nanoTime() - setup);
                 while (batches.hasNext()) {
                     HeadBatch b = batches.next();
@@ -68,6 +92,9 @@ public final class HeadTask implements FlatMapFunction<Iterator<HeadBatch>, Row>
                 }
                 counters.products().add(coder.products() - products);
                 counters.productRows().add(coder.productRows() - productRows);
+                if (coder.path() == org.sith.coding.Scoring.BF16) counters.bf16Rows().add(coder.productRows() - productRows);
+                counters.choices().add(coder.choices() - choices);
+                counters.rescoredAtoms().add(coder.rescoredAtoms() - rescored);
                 return null;
             });
         }

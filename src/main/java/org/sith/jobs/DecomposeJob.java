@@ -23,7 +23,6 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
 import org.sith.checkpoint.ClipCheckpoint;
 import org.sith.executor.CodingContext;
@@ -165,6 +164,9 @@ public final class DecomposeJob {
         record.result("task_time_s", taskTimes);
         long products = counters.products().value();
         record.result("coding_products", products).result("rows_per_product", products == 0 ? null : (double) counters.productRows().value() / products);
+        record.result("scoring_path", counters.scoringPath());
+        long choices = counters.choices().value();
+        record.result("rescored_per_choice", choices == 0 ? null : (double) counters.rescoredAtoms().value() / choices);
 
         Dataset<Row> fresh = spark.read().schema(Schemas.DECOMPOSED).parquet(chunks.toArray(new String[0]));
         Dataset<Row> expl = fresh.select(Schemas.explanationColumns());
@@ -187,10 +189,7 @@ public final class DecomposeJob {
     }
 
     static HeadTask.Counters counters(SparkSession spark) {
-        LongAccumulator[] nanos = new LongAccumulator[HeadTask.Counters.PHASES.length];
-        for (int i = 0; i < nanos.length; i++) nanos[i] = spark.sparkContext().longAccumulator("nanos_" + HeadTask.Counters.PHASES[i]);
-        return new HeadTask.Counters(spark.sparkContext().longAccumulator("heads"), nanos, spark.sparkContext().longAccumulator("products"),
-                spark.sparkContext().longAccumulator("product_rows"));
+        return HeadTask.Counters.register(spark.sparkContext());
     }
 
     /**

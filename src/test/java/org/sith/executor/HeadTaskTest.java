@@ -44,10 +44,7 @@ class HeadTaskTest extends SparkTestBase {
         try (var c = org.sith.checkpoint.ClipCheckpoint.open(ck, new Configuration(), null)) {
             joint = JointSpace.of(c, null);
         }
-        HeadTask.Counters counters = new HeadTask.Counters(spark.sparkContext().longAccumulator(), new org.apache.spark.util.LongAccumulator[] {
-                spark.sparkContext().longAccumulator(), spark.sparkContext().longAccumulator(), spark.sparkContext().longAccumulator(),
-                spark.sparkContext().longAccumulator(), spark.sparkContext().longAccumulator()}, spark.sparkContext().longAccumulator(),
-                spark.sparkContext().longAccumulator());
+        HeadTask.Counters counters = HeadTask.Counters.register(spark.sparkContext());
         HeadTask.Settings settings = new HeadTask.Settings(ck, null, Side.RIGHT, 4, "m");
         List<HeadBatch> batch = List.of(new HeadBatch(List.of(new HeadId(0, 0), new HeadId(0, 1))));
         int before = SafeTensors.openHandles();
