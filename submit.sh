@@ -21,6 +21,8 @@
 #   SPARK_MASTER            default master (unset: embedded local[*])
 #   SITH_DRIVER_MEMORY      heap of the embedded local run (default 8g)
 #   SITH_LOG_DIR            where Spark's log of each run goes (default /tmp/sith-logs; failures name the file)
+#   OMP_NUM_THREADS         oneDNN's threads per bf16 product in the embedded run (default 1: one per task, as
+#                           spark.task.cpus=1; executors get it from spark.executorEnv.OMP_NUM_THREADS)
 # Executor sizing: keep spark.task.cpus=1 (one single-threaded task per core; the outputs are then the same
 # bytes on any executor size) and give an executor about 3x the dictionary (N x p x 4 bytes) + 200 MB per
 # core, at least 1 GB, e.g. --executor-cores 8 --executor-memory 8g.
@@ -89,6 +91,8 @@ if [[ -z "$MASTER" || "$MASTER" == local* ]]; then
     PROPS+=("-D$key=$value")
   done < "$PROPERTIES_FILE"
   for c in "${CONFS[@]+"${CONFS[@]}"}"; do PROPS+=("-D$c"); done
+  # oneDNN's OpenMP team per call: the task's one core (read once, when the library loads)
+  export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
   exec java "${OPENS[@]}" -Xmx"$DRIVER_MEMORY" -Dlog4j2.configurationFile="$LOG_CONF" -Dsith.log.file="$LOG_FILE" \
     "${PROPS[@]}" -cp "$THIN:$(cat "$CLASSPATH_FILE")" "$MAIN" "${APP_ARGS[@]+"${APP_ARGS[@]}"}"
 fi

@@ -15,7 +15,6 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.SparkSession;
 import org.sith.checkpoint.SafeTensorsWriter;
 import org.sith.checkpoint.TensorData;
-import org.sith.coding.SparseCoder;
 import org.sith.heads.HeadBasis;
 import org.sith.heads.VoFactors;
 import org.sith.inputs.ConceptsInput;
@@ -78,55 +77,6 @@ public final class Benchmark {
         }
         out.line(String.format(Locale.ROOT, "sgemm roofline      %d×%d · %d×%d (OpenBLAS cblas_sgemm): %.1f GFLOP/s", batch, p, p, n, best));
         return best;
-    }
-
-    /** COMP on `vectors` random targets; returns achieved GFLOP/s (K products of 2·p·N flops per vector). */
-    public double comp(float[] dict, int vectors, int k, double roofline) {
-        SparseCoder coder = new SparseCoder(dict, n, p);
-        coder.setMaxBatchRows(batch);
-        Random rnd = new Random(3);
-        double[][] x = new double[vectors][p];
-        for (double[] row : x) for (int j = 0; j < p; j++) row[j] = rnd.nextGaussian();
-        coder.code(java.util.Arrays.copyOf(x, Math.min(vectors, batch)), Coding.DEFAULT_METHOD, k, Coding.DEFAULT_LAMBDA); // warm-up
-        long t = System.nanoTime();
-        coder.code(x, Coding.DEFAULT_METHOD, k, Coding.DEFAULT_LAMBDA);
-        double s = (System.nanoTime() - t) / 1e9;
-        double gflops = (double) vectors * k * 2.0 * p * n / s / 1e9;
-        out.line(String.format(Locale.ROOT, "COMP                %d vectors, K=%d, %d rows/product: %.2f s, %.0f vectors/s, %.1f GFLOP/s = %.0f %% of roofline",
-                vectors, k, batch, s, vectors / s, gflops, 100 * gflops / roofline));
-        return gflops;
-    }
-
-    /**
-     * The same COMP work as `slots` concurrent tasks, each with cores/slots BLAS and row threads, as
-     * Spark would run it with spark.task.cpus = cores/slots: how task slots and BLAS threads should
-     * share an executor's cores.
-     */
-    public double compSlots(float[] dict, int vectors, int k, int slots) throws InterruptedException {
-        int cores = Runtime.getRuntime().availableProcessors();
-        int threads = Math.max(1, cores / slots);
-        SparseCoder base = new SparseCoder(dict, n, p);
-        base.setMaxBatchRows(batch);
-        Random rnd = new Random(3);
-        double[][] x = new double[vectors][p];
-        for (double[] row : x) for (int j = 0; j < p; j++) row[j] = rnd.nextGaussian();
-        Gemm.setBlasThreads(threads);
-        base.setRowThreads(threads);
-        base.code(java.util.Arrays.copyOf(x, Math.min(vectors, batch)), Coding.DEFAULT_METHOD, k, Coding.DEFAULT_LAMBDA);
-        Thread[] ts = new Thread[slots];
-        long t = System.nanoTime();
-        for (int s = 0; s < slots; s++) {
-            SparseCoder c = s == 0 ? base : new SparseCoder(base);
-            c.setRowThreads(threads);
-            double[][] part = java.util.Arrays.copyOfRange(x, s * vectors / slots, (s + 1) * vectors / slots);
-            ts[s] = new Thread(() -> c.code(part, Coding.DEFAULT_METHOD, k, Coding.DEFAULT_LAMBDA));
-            ts[s].start();
-        }
-        for (Thread th : ts) th.join();
-        double sec = (System.nanoTime() - t) / 1e9;
-        Gemm.setBlasThreads(cores);
-        out.line(String.format(Locale.ROOT, "COMP as %d task(s)   × %d BLAS thread(s) each: %.0f vectors/s", slots, threads, vectors / sec));
-        return vectors / sec;
     }
 
     /** Milliseconds per head for folding, centering, factored SVD (d=1024, d_h=64). */
@@ -213,18 +163,10 @@ public final class Benchmark {
             lines.add(s);
         });
         Gemm.setBlasThreads(Runtime.getRuntime().availableProcessors());
-        b.out.line(String.format(Locale.ROOT, "machine             %d cores, Java %s, BLAS threads %d",
-                Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), Gemm.blasThreads()));
+        b.out.line("machine             " + CodingBenchmark.machine());
         float[] dict = unitRows(new Random(1), n, p);
         double roof = b.roofline(dict);
-        if (suites.contains("coding")) {
-            b.comp(dict, 4096, Coding.DEFAULT_K, roof);
-            int cores = Runtime.getRuntime().availableProcessors();
-            if (cores > 1) {
-                b.compSlots(dict, 2048, Coding.DEFAULT_K, 1);
-                b.compSlots(dict, 2048, Coding.DEFAULT_K, cores);
-            }
-        }
+        if (suites.contains("coding")) new CodingBenchmark(b.out, n, p, batch).run(dict, 4096, Coding.DEFAULT_K);
         dict = null;
         if (suites.contains("coding")) b.headSvd(64);
         if (suites.contains("text")) TextBenchmark.tower(4000, 512, roof, b.out);

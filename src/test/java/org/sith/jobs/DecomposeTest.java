@@ -121,6 +121,34 @@ class DecomposeTest extends SparkTestBase {
         assertEquals(contents(out("b512")), contents(out("b1024")));
     }
 
+    /** SPEC §12: every --scoring setting writes the same bytes; `_run.json` says which path the executors' products took. */
+    @Test
+    void everyScoringPathWritesTheSameBytesAndRecordsWhichRan() throws Exception {
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        assertEquals(0, decompose(openclipF32, out("s-fp32"), "--scoring", "fp32").status());
+        var fp32 = json.readTree(Path.of(out("s-fp32"), "_run.json").toFile());
+        assertEquals("fp32", fp32.at("/results/scoring_path").asText(), fp32.toString());
+        assertEquals("fp32", fp32.at("/options/scoring").asText());
+        assertTrue(fp32.at("/results/rescored_per_choice").asDouble() >= 0);
+        Run auto = decompose(openclipF32, out("s-auto"));
+        assertEquals(0, auto.status(), auto.stderr());
+        var autoRec = json.readTree(Path.of(out("s-auto"), "_run.json").toFile());
+        boolean bf16Here = org.sith.linalg.OneDnn.unavailable() == null;
+        assertEquals(bf16Here && org.sith.linalg.OneDnn.hasAmx() ? "bf16" : "fp32", autoRec.at("/results/scoring_path").asText(), autoRec.toString());
+        assertEquals(contents(out("s-fp32")), contents(out("s-auto")));
+        assertEquals(fp32.at("/parameters/parameter_key").asText(), autoRec.at("/parameters/parameter_key").asText(),
+                "the scoring path is not a parameter of the numbers: --resume may switch it");
+        Run bf16 = decompose(openclipF32, out("s-bf16"), "--scoring", "bf16");
+        if (bf16Here) {
+            assertEquals(0, bf16.status(), bf16.stderr());
+            assertEquals("bf16", json.readTree(Path.of(out("s-bf16"), "_run.json").toFile()).at("/results/scoring_path").asText());
+            assertEquals(contents(out("s-fp32")), contents(out("s-bf16")));
+        } else {
+            expectBadInput(bf16, out("s-bf16"), "--scoring bf16");
+        }
+        expectBadInput(decompose(openclipF32, out("s-bad"), "--scoring", "fp16"), out("s-bad"), "--scoring");
+    }
+
     /**
      * Defect found in review: --resume found the earlier run's parameter key by a substring search of its _run.json text,
      * so the same record written compactly (as `jq -c` would) was refused, and a record naming the key anywhere else
