@@ -36,6 +36,7 @@ public final class CodingContext implements Serializable {
 
     /** Loads the dictionary of {@code in} for a joint space {@code p} wide, checks it against K and broadcasts it once. */
     public static CodingContext prepare(JobRun run, ConceptsInput in, int p, Coding coding) {
+        coding.scoring().resolve(); // --scoring bf16 where oneDNN cannot load: refused before any work
         ConceptDictionary d = Concepts.forCoding(run.spark(), run.command(), in, p, coding.k());
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(run.spark().sparkContext());
         CodingContext c = new CodingContext(jsc.broadcast(d), coding, label(in.concepts(), d));

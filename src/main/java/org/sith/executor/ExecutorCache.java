@@ -16,6 +16,7 @@ public final class ExecutorCache {
     private static String key;
     private static SparseCoder base;
     private static final Deque<SparseCoder> FREE = new ArrayDeque<>();
+    private static boolean warned;
 
     private ExecutorCache() {}
 
@@ -26,6 +27,11 @@ public final class ExecutorCache {
             base = null; // let the old dictionary go before the new one is allocated
             base = new SparseCoder(dict.atoms(), dict.size(), dict.dim(), scoring);
             key = key(dict, scoring);
+            if (base.path() == Scoring.BF16 && System.getenv("OMP_NUM_THREADS") == null && !warned) {
+                warned = true;
+                System.err.println("sith: OMP_NUM_THREADS is not set: every task's bf16 product will use all of this machine's cores"
+                        + " (set spark.executorEnv.OMP_NUM_THREADS to spark.task.cpus, as conf/spark-defaults.conf does)");
+            }
             FREE.push(base);
         }
         SparseCoder c = FREE.isEmpty() ? new SparseCoder(base) : FREE.pop();
