@@ -273,10 +273,6 @@ public final class OneDnn {
             check(dnnl_stream_create(stream, engine(), dnnl_stream_default_flags), "stream");
         }
 
-        public PackedB packed() {
-            return b;
-        }
-
         public ShortPointer input() {
             return input;
         }
