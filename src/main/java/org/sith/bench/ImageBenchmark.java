@@ -20,6 +20,8 @@ import org.sith.io.Npy;
 import org.sith.jobs.DecomposeJob;
 import org.sith.jobs.MatchImagesJob;
 import org.sith.linalg.Gemm;
+import org.sith.linalg.OneDnn;
+import org.sith.model.TowerPrecision;
 import org.sith.model.VisionTower;
 import org.sith.model.Workspace;
 import org.sith.run.Coding;
@@ -75,11 +77,18 @@ public final class ImageBenchmark {
         return ck;
     }
 
-    /** Images per second through the tower, as one thread with all BLAS threads and as one single-threaded worker per core. */
+    /**
+     * Images per second through the tower, as one thread with all BLAS threads and as one single-threaded worker per core;
+     * then the tower with --tower-precision bf16 (oneDNN) in the same process: its rate, the speed-up over f32, and the
+     * error of its embeddings against f32's (1 − cosine, max and mean over the images).
+     */
     public static void tower(String checkpoint, int n, double roofline, Benchmark.PrintLine out) throws Exception {
         VisionTower tower;
+        VisionTower bf16 = null;
+        String why = OneDnn.unavailable();
         try (ClipCheckpoint ck = ClipCheckpoint.open(checkpoint, new Configuration(), null)) {
             tower = VisionTower.load(ck, null);
+            if (why == null) bf16 = VisionTower.load(ck, null, TowerPrecision.BF16);
         }
         int block = 3 * 224 * 224;
         Random rnd = new Random(4);
@@ -89,23 +98,44 @@ public final class ImageBenchmark {
         int cores = Runtime.getRuntime().availableProcessors();
         for (int threads : cores > 1 ? new int[] {1, cores} : new int[] {1}) {
             Gemm.setBlasThreads(threads == 1 ? cores : 1);
-            tower.embed(pixels, Math.min(n, 2 * batch), batch, new Workspace()); // warm-up
-            long t0 = System.nanoTime();
-            Thread[] ts = new Thread[threads];
-            for (int k = 0; k < threads; k++) {
-                int from = k * n / threads;
-                int to = (k + 1) * n / threads;
-                float[] part = java.util.Arrays.copyOfRange(pixels, from * block, to * block);
-                ts[k] = new Thread(() -> tower.embed(part, to - from, batch, new Workspace()));
-                ts[k].start();
-            }
-            for (Thread th : ts) th.join();
-            double s = (System.nanoTime() - t0) / 1e9;
+            String how = threads == 1 ? "1 thread × " + cores + " BLAS threads" : threads + " threads × 1 BLAS thread";
+            float[][] want = new float[n][];
+            double s = timed(tower, pixels, n, batch, threads, want);
             double gflops = (double) n * tower.flopsPerImage() / s / 1e9;
             out.line(String.format(Locale.ROOT, "vision tower        ViT-B/32 shape, %s: %d images, %d images/product: %.1f images/s, %.1f GFLOP/s = %.0f %% of roofline",
-                    threads == 1 ? "1 thread × " + cores + " BLAS threads" : threads + " threads × 1 BLAS thread", n, batch, n / s, gflops, 100 * gflops / roofline));
+                    how, n, batch, n / s, gflops, 100 * gflops / roofline));
+            if (bf16 == null) {
+                out.line("vision tower bf16   not run: oneDNN cannot run here (" + why + ")");
+                continue;
+            }
+            float[][] got = new float[n][];
+            double sb = timed(bf16, pixels, n, batch, threads, got);
+            out.line(String.format(Locale.ROOT, "vision tower bf16   ViT-B/32 shape, %s, oneDNN %s: %.1f images/s = %.2f× f32 (same process); "
+                    + "embedding error vs f32 1−cos max %.1e, mean %.1e; ISA %s",
+                    how, TextBenchmark.ompThreads(), n / sb, s / sb, TextBenchmark.maxOneMinusCos(want, got), TextBenchmark.meanOneMinusCos(want, got),
+                    OneDnn.isaName()));
         }
         Gemm.setBlasThreads(cores);
+    }
+
+    /** Seconds to embed n images split over {@code threads} threads (after a warm-up), the embeddings into {@code into}. */
+    private static double timed(VisionTower tower, float[] pixels, int n, int batch, int threads, float[][] into) throws InterruptedException {
+        int block = 3 * tower.imageSize() * tower.imageSize();
+        tower.embed(pixels, Math.min(n, 2 * batch), batch, new Workspace()); // warm-up
+        long t0 = System.nanoTime();
+        Thread[] ts = new Thread[threads];
+        for (int k = 0; k < threads; k++) {
+            int from = k * n / threads;
+            int to = (k + 1) * n / threads;
+            float[] part = java.util.Arrays.copyOfRange(pixels, from * block, to * block);
+            ts[k] = new Thread(() -> {
+                float[][] e = tower.embed(part, to - from, batch, new Workspace());
+                System.arraycopy(e, 0, into, from, e.length);
+            });
+            ts[k].start();
+        }
+        for (Thread th : ts) th.join();
+        return (System.nanoTime() - t0) / 1e9;
     }
 
     /** match-images over n JPEGs for the last 4 layers × 12 heads of the random tower, end to end. */

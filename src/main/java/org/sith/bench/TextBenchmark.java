@@ -14,7 +14,9 @@ import org.sith.checkpoint.TensorData;
 import org.sith.checkpoint.TensorMap;
 import org.sith.jobs.EmbedConceptsJob;
 import org.sith.linalg.Gemm;
+import org.sith.linalg.OneDnn;
 import org.sith.model.TextTower;
+import org.sith.model.TowerPrecision;
 import org.sith.model.Workspace;
 import org.sith.run.OutputTarget;
 import org.sith.run.WriteMode;
@@ -74,33 +76,85 @@ public final class TextBenchmark {
     /**
      * Concepts per second through a random ViT-B/32-shaped text tower (width 512, 12 layers, 8
      * heads, p=512), as one thread with all BLAS threads and as one single-BLAS-thread worker per
-     * core (how Spark tasks run it); prints the fraction of the roofline each reaches.
+     * core (how Spark tasks run it); prints the fraction of the roofline each reaches. Then the same
+     * tower with --tower-precision bf16 (oneDNN) in the same process: its rate, the speed-up over f32,
+     * and the error of its embeddings against f32's (1 − cosine, max and mean over the concepts).
      */
     public static void tower(int n, int batchTokens, double roofline, Benchmark.PrintLine out) throws InterruptedException {
-        TextTower tower = TextTower.load(ClipText.of(new TensorMap("random ViT-B/32 text tower",
-                randomTextTower(1, 512, 12, 512)), 8, "quick_gelu"));
+        ClipText text = ClipText.of(new TensorMap("random ViT-B/32 text tower", randomTextTower(1, 512, 12, 512)), 8, "quick_gelu");
+        TextTower tower = TextTower.load(text);
+        String why = OneDnn.unavailable();
+        TextTower bf16 = why == null ? TextTower.load(text, TowerPrecision.BF16) : null;
         List<int[]> seqs = sequences(n, 2);
         long tokens = 0;
         for (int[] s : seqs) tokens += s.length;
         int cores = Runtime.getRuntime().availableProcessors();
         for (int threads : cores > 1 ? new int[] {1, cores} : new int[] {1}) {
             Gemm.setBlasThreads(threads == 1 ? cores : 1);
-            tower.embed(seqs.subList(0, Math.min(200, n)), batchTokens, new Workspace()); // warm-up
-            long t0 = System.nanoTime();
-            Thread[] ts = new Thread[threads];
-            for (int k = 0; k < threads; k++) {
-                List<int[]> part = seqs.subList(k * n / threads, (k + 1) * n / threads);
-                ts[k] = new Thread(() -> tower.embed(part, batchTokens, new Workspace()));
-                ts[k].start();
-            }
-            for (Thread th : ts) th.join();
-            double s = (System.nanoTime() - t0) / 1e9;
+            String how = threads == 1 ? "1 thread × " + cores + " BLAS threads" : threads + " threads × 1 BLAS thread";
+            float[][] want = new float[n][];
+            double s = timed(tower, seqs, threads, batchTokens, want);
             double gflops = (tokens * tower.flopsPerToken() + n * tower.projectionFlops()) / s / 1e9;
             out.line(String.format(Locale.ROOT, "text tower          ViT-B/32 shape, %s: %d concepts of %.1f tokens, %d rows/product: %.0f concepts/s, %.1f GFLOP/s = %.0f %% of roofline",
-                    threads == 1 ? "1 thread × " + cores + " BLAS threads" : threads + " threads × 1 BLAS thread",
-                    n, (double) tokens / n, batchTokens, n / s, gflops, 100 * gflops / roofline));
+                    how, n, (double) tokens / n, batchTokens, n / s, gflops, 100 * gflops / roofline));
+            if (bf16 == null) {
+                out.line("text tower bf16     not run: oneDNN cannot run here (" + why + ")");
+                continue;
+            }
+            float[][] got = new float[n][];
+            double sb = timed(bf16, seqs, threads, batchTokens, got);
+            out.line(String.format(Locale.ROOT, "text tower bf16     ViT-B/32 shape, %s, oneDNN %s: %.0f concepts/s = %.2f× f32 (same process); "
+                    + "embedding error vs f32 1−cos max %.1e, mean %.1e; ISA %s",
+                    how, ompThreads(), n / sb, s / sb, maxOneMinusCos(want, got), meanOneMinusCos(want, got), OneDnn.isaName()));
         }
         Gemm.setBlasThreads(cores);
+    }
+
+    /** Seconds to embed {@code seqs} split over {@code threads} threads (after a warm-up), the embeddings into {@code into}. */
+    private static double timed(TextTower tower, List<int[]> seqs, int threads, int batchTokens, float[][] into) throws InterruptedException {
+        int n = seqs.size();
+        tower.embed(seqs.subList(0, Math.min(200, n)), batchTokens, new Workspace()); // warm-up
+        long t0 = System.nanoTime();
+        Thread[] ts = new Thread[threads];
+        for (int k = 0; k < threads; k++) {
+            int from = k * n / threads;
+            List<int[]> part = seqs.subList(from, (k + 1) * n / threads);
+            ts[k] = new Thread(() -> {
+                float[][] e = tower.embed(part, batchTokens, new Workspace());
+                System.arraycopy(e, 0, into, from, e.length);
+            });
+            ts[k].start();
+        }
+        for (Thread th : ts) th.join();
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    /** oneDNN's thread team as OpenMP sets it: OMP_NUM_THREADS, else every core. */
+    static String ompThreads() {
+        String omp = System.getenv("OMP_NUM_THREADS");
+        return "OMP_NUM_THREADS=" + (omp == null ? "unset (" + Runtime.getRuntime().availableProcessors() + " cores)" : omp);
+    }
+
+    static double oneMinusCos(float[] a, float[] b) {
+        double ab = 0, aa = 0, bb = 0;
+        for (int i = 0; i < a.length; i++) {
+            ab += (double) a[i] * b[i];
+            aa += (double) a[i] * a[i];
+            bb += (double) b[i] * b[i];
+        }
+        return 1 - ab / Math.sqrt(aa * bb);
+    }
+
+    static double maxOneMinusCos(float[][] a, float[][] b) {
+        double m = 0;
+        for (int i = 0; i < a.length; i++) m = Math.max(m, oneMinusCos(a[i], b[i]));
+        return m;
+    }
+
+    static double meanOneMinusCos(float[][] a, float[][] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) s += oneMinusCos(a[i], b[i]);
+        return s / a.length;
     }
 
     /** Writes a random text-only ViT-B/32-shaped checkpoint (F32, OpenCLIP naming, QuickGELU config). */

@@ -51,15 +51,18 @@ public record CheckpointFile(String given, String file, Format format, String di
 
     private static Format format(String path, FileSystem fs, Path p) {
         if (path.endsWith(".index.json")) return Format.SHARDED_SAFETENSORS;
-        byte[] first = new byte[4];
+        byte[] first = new byte[9];
+        int n = 0;
         try (FSDataInputStream in = fs.open(p)) {
-            int n = in.read(first, 0, 4);
+            for (int r; n < first.length && (r = in.read(first, n, first.length - n)) > 0; ) n += r;
             if (n < 4) return Format.SAFETENSORS; // too short for anything; the safetensors reader says so
         } catch (IOException e) {
             throw new UncheckedIOException("checkpoint " + path + ": " + e.getMessage(), e);
         }
-        // a zip (torch.save since 1.6) or a bare pickle (the legacy format, which TorchArchive refuses with advice)
-        if (ZipEntries.isZip(first) || (first[0] & 0xff) == 0x80) return Format.PYTORCH;
+        // a zip (torch.save since 1.6) or a bare pickle (the legacy format, which TorchArchive refuses with advice); a
+        // pickle's PROTO opcode 0x80 may also be the low byte of a safetensors header length, whose JSON starts at byte 8
+        boolean safetensorsHeader = n == first.length && first[8] == '{';
+        if (ZipEntries.isZip(first) || ((first[0] & 0xff) == 0x80 && !safetensorsHeader)) return Format.PYTORCH;
         return Format.SAFETENSORS;
     }
 

@@ -8,6 +8,7 @@ import org.sith.heads.Side;
 import org.sith.inputs.ConceptsInput;
 import org.sith.model.Activation;
 import org.sith.model.PreprocessOrder;
+import org.sith.model.TowerPrecision;
 import org.sith.run.Coding;
 import org.sith.run.HeadSelection;
 import org.sith.run.ImageSettings;
@@ -65,6 +66,10 @@ final class CommonOptions {
             + "hf converts first, as Hugging Face's CLIPImageProcessor does (they differ on palette, 1-bit and alpha images)";
     static final Opt<PreprocessOrder> PREPROCESS = Opt.of("preprocess", "openclip|hf",
             PREPROCESS_HELP + " (default: the checkpoint's: openclip for OpenCLIP/OpenAI naming, hf for Hugging Face and timm)", PreprocessOrder::parse);
+    static final Opt<TowerPrecision> TOWER_PRECISION = Opt.of("tower-precision", "f32|bf16",
+            "precision of the towers' attention and MLP products: f32 (OpenBLAS, exact) or bf16 (oneDNN bfloat16 matmul, fast on AMX; "
+                    + "approximate results, and _run.json says so)", ImageSettings.DEFAULT_TOWER_PRECISION,
+            s -> TowerPrecision.parse(s).requireRunnable());
     static final Opt<String> BPE = Opt.text("bpe", "FILE", "tokenizer file (default: the tokenizer files beside the checkpoint)");
 
     static List<Opt<?>> coding() {
@@ -76,7 +81,7 @@ final class CommonOptions {
     }
 
     static List<Opt<?>> images() {
-        return List.of(HEADS, ACTIVATION, SIZE, IMAGES_PER_TASK, PREPROCESS);
+        return List.of(HEADS, ACTIVATION, SIZE, IMAGES_PER_TASK, PREPROCESS, TOWER_PRECISION);
     }
 
     static Coding coding(Options o) {
@@ -88,12 +93,12 @@ final class CommonOptions {
     }
 
     static ImageSettings imageSettings(Options o) {
-        return new ImageSettings(o.get(HEADS), o.get(ACTIVATION), o.get(SIZE), o.get(IMAGES_PER_TASK), o.get(PREPROCESS));
+        return new ImageSettings(o.get(HEADS), o.get(ACTIVATION), o.get(SIZE), o.get(IMAGES_PER_TASK), o.get(PREPROCESS), o.get(TOWER_PRECISION));
     }
 
     /** The settings of a command that takes its image side from the checkpoint only (no --size). */
     static ImageSettings imageSettingsWithoutSize(Options o) {
-        return new ImageSettings(o.get(HEADS), o.get(ACTIVATION), null, o.get(IMAGES_PER_TASK), o.get(PREPROCESS));
+        return new ImageSettings(o.get(HEADS), o.get(ACTIVATION), null, o.get(IMAGES_PER_TASK), o.get(PREPROCESS), o.get(TOWER_PRECISION));
     }
 
     /** --concepts (required) with --vocab. */

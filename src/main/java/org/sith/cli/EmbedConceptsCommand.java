@@ -32,13 +32,14 @@ final class EmbedConceptsCommand implements Command<EmbedConceptsJob.Config> {
 
     @Override
     public List<Opt<?>> options() {
-        return List.of(CHECKPOINT, VOCAB, BPE, TEXT_HEADS, ACTIVATION, CONCEPTS_PER_TASK, BATCH_TOKENS, CommonOptions.OUT, CommonOptions.OVERWRITE);
+        return List.of(CHECKPOINT, VOCAB, BPE, TEXT_HEADS, ACTIVATION, CONCEPTS_PER_TASK, BATCH_TOKENS, CommonOptions.TOWER_PRECISION, CommonOptions.OUT,
+                CommonOptions.OVERWRITE);
     }
 
     @Override
     public EmbedConceptsJob.Config config(Options o) {
         return new EmbedConceptsJob.Config(o.required(CHECKPOINT), o.required(VOCAB), o.get(BPE), o.get(TEXT_HEADS), o.get(ACTIVATION),
-                o.get(CONCEPTS_PER_TASK), o.get(BATCH_TOKENS), CommonOptions.output(o, false));
+                o.get(CONCEPTS_PER_TASK), o.get(BATCH_TOKENS), o.get(CommonOptions.TOWER_PRECISION), CommonOptions.output(o, false));
     }
 
     @Override

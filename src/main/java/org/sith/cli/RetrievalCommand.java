@@ -23,7 +23,7 @@ final class RetrievalCommand implements Command<RetrievalJob.Config> {
     @Override
     public List<Opt<?>> options() {
         return List.of(CHECKPOINT, EDITED, IMAGES, CommonOptions.BPE, CommonOptions.HEADS, CommonOptions.ACTIVATION, CommonOptions.PREPROCESS,
-                CommonOptions.MODEL_NAME,
+                CommonOptions.TOWER_PRECISION, CommonOptions.MODEL_NAME,
                 CommonOptions.IMAGES_PER_TASK, CommonOptions.OUT, CommonOptions.OVERWRITE);
     }
 

@@ -27,7 +27,7 @@ final class ZeroShotCommand implements Command<ZeroShotJob.Config> {
     @Override
     public List<Opt<?>> options() {
         return List.of(CHECKPOINT, IMAGES, CLASSES, TEMPLATES, CommonOptions.BPE, CommonOptions.HEADS, TEXT_HEADS, CommonOptions.ACTIVATION,
-                CommonOptions.PREPROCESS, CommonOptions.MODEL_NAME, CommonOptions.IMAGES_PER_TASK, CommonOptions.OUT, CommonOptions.OVERWRITE);
+                CommonOptions.PREPROCESS, CommonOptions.TOWER_PRECISION, CommonOptions.MODEL_NAME, CommonOptions.IMAGES_PER_TASK, CommonOptions.OUT, CommonOptions.OVERWRITE);
     }
 
     @Override

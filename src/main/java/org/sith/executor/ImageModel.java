@@ -10,6 +10,7 @@ import org.sith.checkpoint.ClipCheckpoint;
 import org.sith.executor.ImageShards.Batch;
 import org.sith.model.PreprocessOrder;
 import org.sith.model.Preprocessor;
+import org.sith.model.TowerPrecision;
 import org.sith.model.VisionTower;
 import org.sith.model.Workspace;
 import org.sith.run.ImageSettings;
@@ -17,10 +18,13 @@ import org.sith.run.ImageSettings;
 /**
  * The model's image side as the driver checked it and the tasks use it: the checkpoint and head count their towers
  * load with, the preprocessing (its image side checked against the patch grid, its order from --preprocess or the
- * checkpoint's layout), the activation and the widths.
+ * checkpoint's layout), the activation, the widths, and the precision of the tower's Linear layers (bf16 checked
+ * runnable here, on the driver).
  */
-public record ImageModel(String checkpoint, Integer heads, Preprocessor pre, String activation, int projDim, int tokens) implements Serializable {
+public record ImageModel(String checkpoint, Integer heads, Preprocessor pre, String activation, int projDim, int tokens, TowerPrecision precision)
+        implements Serializable {
     public static ImageModel of(String checkpoint, ImageSettings s, Configuration conf) {
+        TowerPrecision precision = s.towerPrecision().requireRunnable();
         Integer heads = s.heads();
         String activation = s.activation();
         try (ClipCheckpoint ck = ClipCheckpoint.open(checkpoint, conf, heads)) {
@@ -35,7 +39,7 @@ public record ImageModel(String checkpoint, Integer heads, Preprocessor pre, Str
                 throw new UserInputException("image size " + pre.size() + " (" + pre.source() + ") does not fit checkpoint "
                         + checkpoint + ", which takes " + side + "×" + side + " pixels (" + (tokens - 1) + " patches of " + patch + ")");
             }
-            return new ImageModel(checkpoint, heads, pre, activation != null ? activation : ck.activation(), ck.projDim(), tokens);
+            return new ImageModel(checkpoint, heads, pre, activation != null ? activation : ck.activation(), ck.projDim(), tokens, precision);
         } catch (IOException e) {
             throw new UncheckedIOException("checkpoint " + checkpoint + ": " + e.getMessage(), e);
         }

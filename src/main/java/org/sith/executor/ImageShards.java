@@ -113,10 +113,10 @@ public final class ImageShards {
             return batch;
         }
 
-        /** The executor's vision tower (read once per JVM), with the task's cores given to BLAS. */
+        /** The executor's vision tower in the model's precision (read once per JVM), with the task's cores given to BLAS. */
         public VisionTower tower() {
             TaskCores.toBlas();
-            return TowerCache.vision(model.checkpoint(), hadoop(), model.heads(), model.activation());
+            return TowerCache.vision(model.checkpoint(), hadoop(), model.heads(), model.activation(), model.precision());
         }
 
         /** Slice {@code i} read, decoded and through the executor's vision tower: one forward pass per decoded image. */

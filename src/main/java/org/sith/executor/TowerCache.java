@@ -10,12 +10,14 @@ import org.sith.checkpoint.ClipCheckpoint;
 import org.sith.checkpoint.ClipText;
 import org.sith.io.Fs;
 import org.sith.model.TextTower;
+import org.sith.model.TowerPrecision;
 import org.sith.model.VisionTower;
 
 /**
  * A model tower loaded once per executor JVM and shared by its concurrent tasks (the weights are
  * read-only; each task has its own workspace). Keyed by the file's path, size and modification
- * time plus the settings, so a changed file or setting reloads it.
+ * time plus the settings (the tower precision among them: a bf16 tower holds its block weights packed for
+ * oneDNN instead of in f32), so a changed file or setting reloads it.
  */
 public final class TowerCache<T> {
     public interface Loader<T> {
@@ -55,22 +57,37 @@ public final class TowerCache<T> {
 
     /** The executor's text tower for a task, with the task's cores given to BLAS. */
     public static TextTower textForTask(String checkpoint, Configuration conf, int heads, String activation) {
+        return textForTask(checkpoint, conf, heads, activation, TowerPrecision.F32);
+    }
+
+    /** As above in {@code precision} (a bf16 tower holds its weights packed for oneDNN). */
+    public static TextTower textForTask(String checkpoint, Configuration conf, int heads, String activation, TowerPrecision precision) {
         TaskCores.toBlas();
-        return text(checkpoint, conf, heads, activation);
+        return text(checkpoint, conf, heads, activation, precision);
     }
 
     public static TextTower text(String checkpoint, Configuration conf, int heads, String activation) {
-        return TEXT.get(checkpoint, conf, heads + "|" + activation, (c, cf) -> {
+        return text(checkpoint, conf, heads, activation, TowerPrecision.F32);
+    }
+
+    /** The executor's text tower; keyed by precision too, so an f32 and a bf16 run never share weights. */
+    public static TextTower text(String checkpoint, Configuration conf, int heads, String activation, TowerPrecision precision) {
+        return TEXT.get(checkpoint, conf, heads + "|" + activation + "|" + precision.label(), (c, cf) -> {
             try (ClipText t = ClipText.open(c, cf, heads, activation)) {
-                return TextTower.load(t);
+                return TextTower.load(t, precision);
             }
         });
     }
 
     public static VisionTower vision(String checkpoint, Configuration conf, Integer heads, String activation) {
-        return VISION.get(checkpoint, conf, heads + "|" + activation, (c, cf) -> {
+        return vision(checkpoint, conf, heads, activation, TowerPrecision.F32);
+    }
+
+    /** The executor's vision tower; keyed by precision too. */
+    public static VisionTower vision(String checkpoint, Configuration conf, Integer heads, String activation, TowerPrecision precision) {
+        return VISION.get(checkpoint, conf, heads + "|" + activation + "|" + precision.label(), (c, cf) -> {
             try (ClipCheckpoint ck = ClipCheckpoint.open(c, cf, heads)) {
-                return VisionTower.load(ck, activation);
+                return VisionTower.load(ck, activation, precision);
             }
         });
     }

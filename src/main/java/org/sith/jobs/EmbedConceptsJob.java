@@ -25,6 +25,7 @@ import org.sith.inputs.Tokenizers;
 import org.sith.io.TextLines;
 import org.sith.model.ClipTokenizer;
 import org.sith.model.TextTower;
+import org.sith.model.TowerPrecision;
 import org.sith.model.Workspace;
 import org.sith.run.JobRun;
 import org.sith.run.OutputTarget;
@@ -48,10 +49,14 @@ public final class EmbedConceptsJob {
     public static final int DEFAULT_CONCEPTS_PER_TASK = 2048;
     public static final int DEFAULT_BATCH_TOKENS = 512;
 
-    /** The options of embed-concepts; {@code textHeads} and {@code activation} override the checkpoint's config. */
+    /**
+     * The options of embed-concepts; {@code textHeads} and {@code activation} override the checkpoint's config;
+     * {@code towerPrecision} bf16 runs the tower's block products through oneDNN (approximate).
+     */
     public record Config(String checkpoint, String vocab, String bpe, Integer textHeads, String activation, int conceptsPerTask, int batchTokens,
-                         OutputTarget out) implements Serializable {
+                         TowerPrecision towerPrecision, OutputTarget out) implements Serializable {
         public Config {
+            if (towerPrecision == null) towerPrecision = TowerPrecision.F32;
             if (checkpoint == null) throw new UserInputException("embed-concepts needs --checkpoint");
             if (vocab == null) throw new UserInputException("embed-concepts needs --vocab");
             if (textHeads != null && textHeads < 1) throw new UserInputException("--text-heads " + textHeads + " must be at least 1");
@@ -60,8 +65,18 @@ public final class EmbedConceptsJob {
             if (out == null) throw new UserInputException("embed-concepts needs --out");
         }
 
+        /** The tower in f32. */
+        public Config(String checkpoint, String vocab, String bpe, Integer textHeads, String activation, int conceptsPerTask, int batchTokens,
+                      OutputTarget out) {
+            this(checkpoint, vocab, bpe, textHeads, activation, conceptsPerTask, batchTokens, TowerPrecision.F32, out);
+        }
+
         public static Config of(String checkpoint, String vocab, String bpe, OutputTarget out) {
             return new Config(checkpoint, vocab, bpe, null, null, DEFAULT_CONCEPTS_PER_TASK, DEFAULT_BATCH_TOKENS, out);
+        }
+
+        public Config withTowerPrecision(TowerPrecision p) {
+            return new Config(checkpoint, vocab, bpe, textHeads, activation, conceptsPerTask, batchTokens, p, out);
         }
     }
 
@@ -77,6 +92,7 @@ public final class EmbedConceptsJob {
         Paths.mustExist("checkpoint", p.checkpoint(), conf);
         Paths.mustExist("vocab", p.vocab(), conf);
         Paths.mustExist("bpe", p.bpe(), conf);
+        p.towerPrecision().requireRunnable();
         return JobRun.run(spark, NAME, p.out(), OUTPUTS, p, run -> embed(run, p));
     }
 
@@ -104,7 +120,7 @@ public final class EmbedConceptsJob {
         record.checkpoint("checkpoint", p.checkpoint(), conf).input("vocab", p.vocab(), conf);
         record.inputFingerprint("tokenizer", tok.source(), tok.fingerprint(), "sha256 of the ordered merges and token ids (equal fingerprints tokenize alike)");
         record.param("text_heads", heads).param("activation", activation).param("context_length", context)
-                .param("concepts_per_task", p.conceptsPerTask()).param("batch_tokens", p.batchTokens());
+                .param("concepts_per_task", p.conceptsPerTask()).param("batch_tokens", p.batchTokens()).towerPrecision(p.towerPrecision());
         run.phase("tokenize");
 
         List<Slice> slices = v.slices(p.conceptsPerTask());
@@ -113,8 +129,9 @@ public final class EmbedConceptsJob {
         LongAccumulator counter = spark.sparkContext().longAccumulator("concepts");
         String checkpoint = p.checkpoint();
         int batchTokens = p.batchTokens();
+        TowerPrecision precision = p.towerPrecision();
         var rows = jsc.parallelize(slices, slices.size()).flatMap(slice -> {
-            TextTower tower = TowerCache.textForTask(checkpoint, confB.value().get(), heads, activation);
+            TextTower tower = TowerCache.textForTask(checkpoint, confB.value().get(), heads, activation, precision);
             float[][] e = tower.embed(Arrays.asList(slice.tokens()), batchTokens, new Workspace());
             List<Row> out = new ArrayList<>(e.length);
             for (int i = 0; i < e.length; i++) out.add(RowFactory.create(slice.ids()[i], slice.concepts()[i], e[i]));

@@ -30,7 +30,8 @@ record ImageEmbedding(String command, String images, ImageModel model, List<Imag
         run.record().checkpoint("checkpoint", checkpoint, conf);
         run.record().param("model", model).param("image_size", m.pre().size()).param("mean", m.pre().mean()).param("std", m.pre().std())
                 .param("preprocessing", m.pre().source()).param("preprocess", m.pre().order().value())
-                .param("preprocess_from", m.pre().orderSource()).param("activation", m.activation()).param("images_per_task", st.imagesPerTask());
+                .param("preprocess_from", m.pre().orderSource()).param("activation", m.activation()).param("images_per_task", st.imagesPerTask())
+                .towerPrecision(m.precision());
         ImageShards.Shards shards = ImageShards.Shards.of(run.spark(), refs, st.imagesPerTask());
         return new ImageEmbedding(run.command(), images, m, refs, model, shards, shards.loader(m));
     }

@@ -90,7 +90,7 @@ public final class MatchImagesJob {
         record.checkpoint("checkpoint", p.checkpoint(), conf).input("explanations", p.explanations(), conf);
         record.param("model", model).param("top", p.top()).param("image_size", m.pre().size()).param("activation", m.activation())
                 .param("preprocess", m.pre().order().value()).param("preprocess_from", m.pre().orderSource())
-                .param("images_per_task", st.imagesPerTask()).param("vectors", vectors);
+                .param("images_per_task", st.imagesPerTask()).param("vectors", vectors).towerPrecision(m.precision());
         run.phase("prepare");
 
         ImageShards.Shards shards = ImageShards.Shards.of(spark, refs, st.imagesPerTask());

@@ -30,6 +30,7 @@ import org.sith.inputs.Tokenizers;
 import org.sith.linalg.Vec;
 import org.sith.model.ClipTokenizer;
 import org.sith.model.TextTower;
+import org.sith.model.TowerPrecision;
 import org.sith.model.VisionTower;
 import org.sith.model.Workspace;
 import org.sith.run.ImageSettings;
@@ -92,7 +93,8 @@ public final class RetrievalJob {
         String model = ModelName.of(p.checkpoint(), p.modelName());
         record.checkpoint("checkpoint", p.checkpoint(), conf).input("images", p.manifest(), conf);
         if (p.edited() != null) record.input("edited", p.edited(), conf);
-        record.param("model", model).param("pairs", pairs.texts().size()).param("images_per_task", p.settings().imagesPerTask());
+        record.param("model", model).param("pairs", pairs.texts().size()).param("images_per_task", p.settings().imagesPerTask())
+                .towerPrecision(p.settings().towerPrecision().requireRunnable());
         List<Row> rows = new ArrayList<>();
         Map<String, Map<String, Double>> figures = new java.util.LinkedHashMap<>();
         List<String> skipped = new ArrayList<>();
@@ -166,7 +168,7 @@ public final class RetrievalJob {
         return RetrievalMetrics.of(pairs.unsafe(), missing, imageTops, textTops, KS);
     }
 
-    /** Normalized text embeddings (N×p), embedded in sharded tasks with the tower loaded once per executor. */
+    /** Normalized text embeddings (N×p), embedded in sharded tasks with the tower (in the run's tower precision) loaded once per executor. */
     static float[] embedTexts(SparkSession spark, Config p, String checkpoint, List<String> texts, int dim) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         ClipTokenizer tok = Tokenizers.of(p.bpe(), checkpoint, conf);
@@ -189,8 +191,9 @@ public final class RetrievalJob {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Broadcast<SerializableConf> confB = jsc.broadcast(new SerializableConf(conf));
         String activation = p.settings().activation();
+        TowerPrecision precision = p.settings().towerPrecision();
         List<float[][]> parts = jsc.parallelize(slices, slices.size()).map(ids -> {
-            TextTower tower = TowerCache.textForTask(checkpoint, confB.value().get(), heads, activation);
+            TextTower tower = TowerCache.textForTask(checkpoint, confB.value().get(), heads, activation, precision);
             return tower.embed(Arrays.asList(ids), 512, new Workspace());
         }).collect();
         float[] out = new float[texts.size() * dim];

@@ -105,7 +105,7 @@ public final class ZeroShotJob {
         if (p.templates() != null) record.input("templates", p.templates(), conf);
         record.param("model", model).param("classes", classes.size()).param("templates", templates.size())
                 .param("preprocess", im.pre().order().value()).param("preprocess_from", im.pre().orderSource())
-                .param("images_per_task", st.imagesPerTask());
+                .param("images_per_task", st.imagesPerTask()).towerPrecision(im.precision());
         run.phase("classifier");
 
         ImageShards.Shards shards = ImageShards.Shards.of(spark, m.refs(), st.imagesPerTask());
@@ -173,10 +173,10 @@ public final class ZeroShotJob {
         }
     }
 
-    /** The class weights (SPEC §7) from the checkpoint's text tower, C×p row-major. */
+    /** The class weights (SPEC §7) from the checkpoint's text tower (in the run's tower precision), C×p row-major. */
     static float[] classifier(Config p, Configuration conf, List<String> classes, List<String> templates, int projDim) {
         ClipTokenizer tok = Tokenizers.of(p.bpe(), p.checkpoint(), conf);
-        TextTower text = TowerCache.text(p.checkpoint(), conf, textHeads(p, conf), p.settings().activation());
+        TextTower text = TowerCache.text(p.checkpoint(), conf, textHeads(p, conf), p.settings().activation(), p.settings().towerPrecision());
         if (text.projDim() != projDim) {
             throw new UserInputException("checkpoint " + p.checkpoint() + ": text projection width " + text.projDim()
                     + " differs from the image projection width " + projDim);

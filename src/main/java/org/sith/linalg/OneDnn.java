@@ -253,9 +253,22 @@ public final class OneDnn {
         private record Step(dnnl_primitive primitive, dnnl_exec_arg_t args, int rows) {}
 
         public Product(PackedB b) {
+            this(b, new ShortPointer((long) b.maxRows * b.k), new FloatPointer((long) b.maxRows * b.n));
+        }
+
+        /**
+         * A product that reads A from {@code input} and writes C to {@code output} (both at position 0, at least
+         * maxRows·k and maxRows·n long): one thread's products against several matrices may share their buffers, as
+         * they never run at once.
+         */
+        public Product(PackedB b, ShortPointer input, FloatPointer output) {
+            if (input.capacity() - input.position() < (long) b.maxRows * b.k || output.capacity() - output.position() < (long) b.maxRows * b.n) {
+                throw new IllegalArgumentException("buffers of " + input.capacity() + " and " + output.capacity() + " elements for "
+                        + b.maxRows + " rows of " + b.k + " → " + b.n);
+            }
             this.b = b;
-            this.input = new ShortPointer((long) b.maxRows * b.k);
-            this.output = new FloatPointer((long) b.maxRows * b.n);
+            this.input = input;
+            this.output = output;
             input.fill(0);
             check(dnnl_stream_create(stream, engine(), dnnl_stream_default_flags), "stream");
         }
@@ -275,6 +288,22 @@ public final class OneDnn {
             if (s == null) steps.put(rows, s = step(rows));
             check(dnnl_primitive_execute(s.primitive, stream, 3, s.args.position(0)), "bf16 matmul");
             check(dnnl_stream_wait(stream), "bf16 matmul");
+        }
+
+        /**
+         * Destroys the primitives, memories and stream this product made (the packed B and the buffers are not its
+         * to free); it must not run afterwards.
+         */
+        public void close() {
+            java.util.Set<Step> done = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+            for (Step s : steps.values()) {
+                if (!done.add(s)) continue;
+                dnnl_primitive_destroy(s.primitive);
+                dnnl_memory_destroy(s.args.position(0).memory());
+                dnnl_memory_destroy(s.args.position(2).memory());
+            }
+            steps.clear();
+            dnnl_stream_destroy(stream);
         }
 
         /**

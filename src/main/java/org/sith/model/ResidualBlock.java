@@ -19,14 +19,19 @@ final class ResidualBlock {
     private final Activation act;
 
     ResidualBlock(BlockTensors t, int d, int heads, Activation act) {
+        this(t, d, heads, act, TowerPrecision.F32, 0);
+    }
+
+    /** With {@link TowerPrecision#BF16}, the four Linear layers run through oneDNN, packed for calls of {@code maxRows} rows. */
+    ResidualBlock(BlockTensors t, int d, int heads, Activation act, TowerPrecision precision, int maxRows) {
         this.d = d;
         this.heads = heads;
         this.ln1 = new LayerNorm(t.ln1Weight(), t.ln1Bias());
         this.ln2 = new LayerNorm(t.ln2Weight(), t.ln2Bias());
-        this.qkv = new Linear(t.qkvWeight(), t.qkvBias(), 3 * d, d);
-        this.out = new Linear(t.outWeight(), t.outBias(), d, d);
-        this.fc = new Linear(t.fcWeight(), t.fcBias(), t.mlpWidth(), d);
-        this.proj = new Linear(t.projWeight(), t.projBias(), d, t.mlpWidth());
+        this.qkv = new Linear(t.qkvWeight(), t.qkvBias(), 3 * d, d, precision, maxRows);
+        this.out = new Linear(t.outWeight(), t.outBias(), d, d, precision, maxRows);
+        this.fc = new Linear(t.fcWeight(), t.fcBias(), t.mlpWidth(), d, precision, maxRows);
+        this.proj = new Linear(t.projWeight(), t.projBias(), d, t.mlpWidth(), precision, maxRows);
         this.act = act;
     }
 

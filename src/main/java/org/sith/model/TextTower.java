@@ -27,7 +27,13 @@ public final class TextTower {
     private final LayerNorm lnFinal;
     private final Linear projection;
 
-    private TextTower(ClipText t) {
+    /** Rows a bf16 tower's Linear layers are packed for: a default batch (512 token rows); larger calls run in chunks. */
+    static final int PACKED_ROWS = 512;
+
+    private final TowerPrecision precision;
+
+    private TextTower(ClipText t, TowerPrecision precision) {
+        this.precision = precision;
         this.width = t.width();
         this.heads = t.heads();
         this.contextLength = t.contextLength();
@@ -37,13 +43,26 @@ public final class TextTower {
         this.tokens = t.tokenEmbedding();
         this.positions = t.positions();
         this.blocks = new ResidualBlock[t.layers()];
-        for (int l = 0; l < blocks.length; l++) blocks[l] = new ResidualBlock(t.block(l), width, heads, activation);
+        int rows = Math.max(PACKED_ROWS, contextLength);
+        for (int l = 0; l < blocks.length; l++) blocks[l] = new ResidualBlock(t.block(l), width, heads, activation, precision, rows);
         this.lnFinal = new LayerNorm(t.lnFinalWeight(), t.lnFinalBias());
         this.projection = new Linear(t.projection(), null, projDim, width);
     }
 
     public static TextTower load(ClipText t) {
-        return new TextTower(t);
+        return new TextTower(t, TowerPrecision.F32);
+    }
+
+    /**
+     * The tower with its blocks' Linear layers in {@code precision}; bf16 packs each weight once (and keeps no f32
+     * copy of it), and needs oneDNN ({@link TowerPrecision#requireRunnable}).
+     */
+    public static TextTower load(ClipText t, TowerPrecision precision) {
+        return new TextTower(t, precision.requireRunnable());
+    }
+
+    public TowerPrecision precision() {
+        return precision;
     }
 
     public int width() {

@@ -40,7 +40,13 @@ public final class VisionTower {
         int lastLayer();
     }
 
-    private VisionTower(ClipCheckpoint ck, Activation act) {
+    /** Rows a bf16 tower's Linear layers are packed for: a batch of about 512 token rows (one image when it has more). */
+    static final int PACKED_ROWS = 512;
+
+    private final TowerPrecision precision;
+
+    private VisionTower(ClipCheckpoint ck, Activation act, TowerPrecision precision) {
+        this.precision = precision;
         this.width = ck.width();
         this.heads = ck.heads();
         this.patch = ck.patchSize();
@@ -56,7 +62,8 @@ public final class VisionTower {
         this.positions = ck.positions();
         this.lnPre = new LayerNorm(ck.lnPreWeight(), ck.lnPreBias());
         this.blocks = new ResidualBlock[ck.layers()];
-        for (int l = 0; l < blocks.length; l++) blocks[l] = new ResidualBlock(ck.block(l), width, heads, act);
+        int rows = Math.max(PACKED_ROWS, tokens);
+        for (int l = 0; l < blocks.length; l++) blocks[l] = new ResidualBlock(ck.block(l), width, heads, act, precision, rows);
         this.lnPost = new LayerNorm(ck.lnPostWeight(), ck.lnPostBias());
         this.standard = LayerNorm.standard(width);
         float[] p = ck.projection(); // d×p, for x·P
@@ -67,7 +74,19 @@ public final class VisionTower {
 
     /** The tower with the checkpoint's activation, or {@code activation} ("quick_gelu"/"gelu") when given. */
     public static VisionTower load(ClipCheckpoint ck, String activation) {
-        return new VisionTower(ck, Activation.parse(activation != null ? activation : ck.activation()));
+        return load(ck, activation, TowerPrecision.F32);
+    }
+
+    /**
+     * As above with the blocks' Linear layers in {@code precision}; bf16 packs each weight once (and keeps no f32 copy
+     * of it), and needs oneDNN ({@link TowerPrecision#requireRunnable}).
+     */
+    public static VisionTower load(ClipCheckpoint ck, String activation, TowerPrecision precision) {
+        return new VisionTower(ck, Activation.parse(activation != null ? activation : ck.activation()), precision.requireRunnable());
+    }
+
+    public TowerPrecision precision() {
+        return precision;
     }
 
     /** Side of the square input image, in pixels. */

@@ -22,6 +22,7 @@ import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.SparkSession;
 import org.sith.checkpoint.ClipTensors;
 import org.sith.io.Fs;
+import org.sith.model.TowerPrecision;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -127,6 +128,16 @@ public final class RunRecord {
 
     public RunRecord param(String name, Object value) {
         params.put(name, value);
+        return this;
+    }
+
+    /**
+     * The precision the towers ran in, a parameter since it changes the numbers: {@code tower_precision} f32 or bf16 and,
+     * for bf16, {@code tower_precision_note} saying that the results are approximate and how they were computed.
+     */
+    public RunRecord towerPrecision(TowerPrecision p) {
+        params.put("tower_precision", p.label());
+        if (p.approximate()) params.put("tower_precision_note", p.note());
         return this;
     }
 

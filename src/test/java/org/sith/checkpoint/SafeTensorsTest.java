@@ -27,6 +27,20 @@ class SafeTensorsTest {
 
     private final Configuration conf = new Configuration();
 
+    /** A header of 0x80 + 256·k bytes starts the file with 0x80, a pickle's PROTO opcode: still safetensors (the JSON at byte 8 says so). */
+    @Test
+    void aHeaderLengthWhoseLowByteIsThePickleOpcodeIsStillSafetensors() throws Exception {
+        StringBuilder header = new StringBuilder("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}");
+        while (header.length() < 0x280) header.append(' ');
+        ByteBuffer data = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(1.5f).putFloat(-2f);
+        Path file = RawFiles.write(dir.resolve("x80.safetensors"), header.toString(), data.array());
+        assertEquals(0x80, java.nio.file.Files.readAllBytes(file)[0] & 0xff);
+        assertEquals(0x02, java.nio.file.Files.readAllBytes(file)[1] & 0xff, "like a protocol-2 pickle's first two bytes");
+        try (TensorStore st = CheckpointFile.resolve(file.toString(), conf).open(conf)) {
+            assertArrayEquals(new float[] {1.5f, -2f}, st.readFloats("a"));
+        }
+    }
+
     @Test
     void readsAFileAssembledByHand() throws Exception {
         String header = "{\"__metadata__\":{\"format\":\"pt\",\"note\":\"é\"},"

@@ -125,6 +125,49 @@ class EmbedConceptsTest extends SparkTestBase {
                 "--bpe", OPENAI_BPE.toString());
         assertEquals(2, again.status());
         assertTrue(again.stderr().contains("--overwrite"), again.stderr());
+        assertEquals("f32", new ObjectMapper().readTree(Path.of(out, "_run.json").toFile()).path("parameters").path("tower_precision").asText());
+
+        // --tower-precision bf16: the same rows, each within a cosine of 0.999 of the f32 one and none equal to it
+        if (org.sith.linalg.OneDnn.unavailable() == null) {
+            String outBf16 = tmp.resolve("out-openclip-bf16").toString();
+            Run bf16 = cli("embed-concepts", "--checkpoint", ckpt.toString(), "--vocab", vocab.toString(), "--out", outBf16,
+                    "--bpe", OPENAI_BPE.toString(), "--tower-precision", "bf16");
+            assertEquals(0, bf16.status(), bf16.stderr());
+            Map<Integer, double[]> f32 = embeddings(out);
+            Map<Integer, double[]> got = embeddings(outBf16);
+            assertEquals(f32.keySet(), got.keySet());
+            double worst = 1;
+            for (int id : f32.keySet()) {
+                double[] a = f32.get(id);
+                double[] b = got.get(id);
+                assertFalse(Arrays.equals(a, b), "concept " + id + ": bf16 wrote the f32 embedding");
+                double ab = 0, aa = 0, bb = 0;
+                for (int j = 0; j < a.length; j++) {
+                    ab += a[j] * b[j];
+                    aa += a[j] * a[j];
+                    bb += b[j] * b[j];
+                }
+                worst = Math.min(worst, ab / Math.sqrt(aa * bb));
+            }
+            assertTrue(worst >= 0.999, "worst cosine " + worst);
+            JsonNode params = new ObjectMapper().readTree(Path.of(outBf16, "concepts", "_run.json").toFile()).path("parameters");
+            assertEquals("bf16", params.path("tower_precision").asText());
+            assertTrue(params.path("tower_precision_note").asText().startsWith("approximate"), params.toString());
+        }
+    }
+
+    static Map<Integer, double[]> embeddings(String out) throws Exception {
+        Map<Integer, double[]> m = new LinkedHashMap<>();
+        try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement()) {
+            ResultSet r = s.executeQuery("SELECT id, embedding FROM read_parquet('" + out + "/concepts/*.parquet') ORDER BY id");
+            while (r.next()) {
+                Object[] e = (Object[]) r.getArray(2).getArray();
+                double[] v = new double[e.length];
+                for (int j = 0; j < v.length; j++) v[j] = ((Number) e[j]).doubleValue();
+                m.put(r.getInt(1), v);
+            }
+        }
+        return m;
     }
 
     /** Rows read back by DuckDB: the kept lines, in order, each equal to the reference forward pass. */

@@ -27,6 +27,8 @@ import org.sith.io.Npy;
 import org.sith.model.VisionTower;
 import org.sith.model.Workspace;
 
+import static org.sith.jobs.EmbedImagesJob.FOLDER;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
@@ -233,6 +235,64 @@ class EmbedImagesTest extends SparkTestBase {
         JsonNode results = runRecord(out.resolve("report/_run.json")).get("results");
         assertTrue(results.get("ignored").toString().contains("image_embeddings"), results.toString());
         assertTrue(results.get("shown").toString().contains("explanations"), results.toString());
+    }
+
+    /**
+     * --tower-precision (SPEC §12): f32 is the default and writes the same bytes as asking for it; bf16 writes embeddings
+     * within a cosine of 0.999 of f32's but not equal to them, reads the weights once for all its tasks, and its
+     * `_run.json` records the precision with the parameters and says the results are approximate.
+     */
+    @Test
+    void towerPrecisionBf16IsApproximateAndSaysSoWhileF32StaysTheDefault() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(org.sith.linalg.OneDnn.unavailable() == null || org.sith.TestData.ci(),
+                "oneDNN cannot run here: " + org.sith.linalg.OneDnn.unavailable());
+        String ck = in.checkpoint().toString();
+        Path dflt = tmp.resolve("out-precision-default");
+        Path f32 = tmp.resolve("out-precision-f32");
+        Path bf16 = tmp.resolve("out-precision-bf16");
+        assertEquals(0, cli("embed-images", "--checkpoint", ck, "--images", in.images().toString(), "--images-per-task", "4", "--out", dflt.toString()).status());
+        assertEquals(0, cli("embed-images", "--checkpoint", ck, "--images", in.images().toString(), "--images-per-task", "4",
+                "--tower-precision", "f32", "--out", f32.toString()).status());
+        int loadsBefore = org.sith.executor.TowerCache.VISION.loads();
+        Run run = cli("embed-images", "--checkpoint", ck, "--images", in.images().toString(), "--images-per-task", "4",
+                "--tower-precision", "bf16", "--out", bf16.toString());
+        assertEquals(0, run.status(), run.stderr());
+        assertEquals(1, org.sith.executor.TowerCache.VISION.loads() - loadsBefore, "the bf16 tower (its weights packed) read once for 3 tasks");
+
+        assertEquals(parquetBytes(dflt.resolve(FOLDER)), parquetBytes(f32.resolve(FOLDER)), "f32 is the default: the same bytes");
+        LinkedHashMap<String, float[]> want = read(f32 + "/" + FOLDER, new ArrayList<>());
+        LinkedHashMap<String, float[]> got = read(bf16 + "/" + FOLDER, new ArrayList<>());
+        assertEquals(new ArrayList<>(want.keySet()), new ArrayList<>(got.keySet()));
+        double worst = 1;
+        for (String id : want.keySet()) {
+            float[] w = want.get(id);
+            float[] g = got.get(id);
+            assertFalse(java.util.Arrays.equals(w, g), id + ": bf16 wrote the f32 embedding bit for bit");
+            double cos = dot(toDouble(w), toDouble(g)) / Math.sqrt(dot(toDouble(w), toDouble(w)) * dot(toDouble(g), toDouble(g)));
+            worst = Math.min(worst, cos);
+        }
+        assertTrue(worst >= 0.999, "worst cosine of bf16 against f32: " + worst);
+
+        JsonNode f32Record = runRecord(f32.resolve(FOLDER + "/_run.json"));
+        assertEquals("f32", f32Record.get("parameters").get("tower_precision").asText());
+        assertFalse(f32Record.get("parameters").has("tower_precision_note"), "f32 results are not approximate");
+        assertEquals("f32", runRecord(dflt.resolve("_run.json")).get("options").get("tower-precision").asText());
+        JsonNode record = runRecord(bf16.resolve(FOLDER + "/_run.json"));
+        assertEquals("bf16", record.get("options").get("tower-precision").asText());
+        assertEquals("bf16", record.get("parameters").get("tower_precision").asText());
+        String note = record.get("parameters").get("tower_precision_note").asText();
+        assertTrue(note.startsWith("approximate") && note.contains("oneDNN") && note.contains("ISA"), note);
+    }
+
+    /** The Parquet files of a folder in name order (part index first), as bytes. */
+    static List<String> parquetBytes(Path folder) throws Exception {
+        try (Stream<Path> s = Files.list(folder)) {
+            List<Path> files = s.filter(f -> f.toString().endsWith(".parquet")).sorted().toList();
+            List<String> out = new ArrayList<>();
+            for (Path f : files) out.add(f.getFileName().toString().substring(0, 10) + " " + java.util.HexFormat.of().formatHex(
+                    java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(f))));
+            return out;
+        }
     }
 
     static double[] toDouble(float[] f) {

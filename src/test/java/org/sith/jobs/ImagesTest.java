@@ -30,6 +30,9 @@ import org.sith.model.ReferenceMatchScores;
 import org.sith.model.ReferenceVisionForward;
 import org.sith.model.VisionFixtures;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
 /**
  * preprocess, image-mean and match-images end to end on a small random vision tower and a folder of
  * PNGs (one of them corrupt), against the plain references: pixels by hand, embeddings and traces by
@@ -202,6 +205,29 @@ class ImagesTest extends SparkTestBase {
             }
         }
         assertEquals(2 * HEADS * 6 * top, rows);
+
+        // --tower-precision bf16: the probe's blocks through oneDNN; every vector's scores stay close to the exact ones
+        if (org.sith.linalg.OneDnn.unavailable() == null) {
+            String outBf16 = tmp.resolve("out-match-bf16").toString();
+            Run bf16 = cli("match-images", "--checkpoint", ckpt.toString(), "--images", images.toString(), "--explanations", dec + "/explanations",
+                    "--top", Integer.toString(top), "--out", outBf16, "--images-per-task", "4", "--tower-precision", "bf16");
+            assertEquals(0, bf16.status(), bf16.stderr());
+            int close = 0;
+            int scored = 0;
+            try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement()) {
+                ResultSet r = s.executeQuery("SELECT layer, head, sv, rank, image, score FROM read_parquet('" + outBf16 + "/matches/*.parquet') "
+                        + "ORDER BY layer, head, sv, rank");
+                while (r.next()) {
+                    scored++;
+                    Object[] w = want.get(r.getInt(1) + "/" + r.getInt(2) + "/" + r.getInt(3)).get(r.getInt(4) - 1);
+                    if (w[0].equals(r.getString(5)) && Math.abs((double) w[1] - r.getDouble(6)) <= 2e-2 * Math.max(1, Math.abs((double) w[1]))) close++;
+                }
+            }
+            assertEquals(rows, scored);
+            assertTrue(close >= 0.9 * rows, close + " of " + rows + " matches equal the exact ones within bf16's error");
+            JsonNode params = new ObjectMapper().readTree(Path.of(outBf16, "matches", "_run.json").toFile()).get("parameters");
+            assertEquals("bf16", params.get("tower_precision").asText());
+        }
     }
 
     @Test

@@ -78,6 +78,18 @@ class RetrievalTest extends SparkTestBase {
         }
         assertEquals(2 * 9, rows);
         assertTrue(want.get("base").get("t2i_recall@1") < 1, "a random model is not perfect, so the test can tell");
+
+        // --tower-precision bf16: text tasks and image tasks through oneDNN, for both checkpoints; the record says so
+        if (org.sith.linalg.OneDnn.unavailable() == null) {
+            String outBf16 = tmp.resolve("out-bf16").toString();
+            Run bf16 = cli("retrieval", "--checkpoint", ckpt.toString(), "--edited", edited.toString(), "--images", tmp.resolve("pairs.csv").toString(),
+                    "--out", outBf16, "--images-per-task", "5", "--tower-precision", "bf16");
+            assertEquals(0, bf16.status(), bf16.stderr());
+            com.fasterxml.jackson.databind.JsonNode params = new com.fasterxml.jackson.databind.ObjectMapper()
+                    .readTree(Path.of(outBf16, "retrieval", "_run.json").toFile()).get("parameters");
+            assertEquals("bf16", params.get("tower_precision").asText());
+            assertTrue(params.get("tower_precision_note").asText().startsWith("approximate"), params.toString());
+        }
     }
 
     static Map<String, Double> bruteForce(Map<String, TensorData> t, ClipTokenizer tok, String[] words, List<float[]> pixels, boolean[] unsafe) {

@@ -25,6 +25,9 @@ import org.sith.model.ReferenceVisionForward;
 import org.sith.model.TextFixtures;
 import org.sith.model.VisionFixtures;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
 /** zero-shot on a tiny labelled set: accuracies against predictions counted by hand from the reference forward passes. */
 class ZeroShotTest extends SparkTestBase {
     static final Path BPE = TwoTowers.BPE;
@@ -115,6 +118,24 @@ class ZeroShotTest extends SparkTestBase {
         assertEquals(counts.size(), seen.size(), seen.toString());
         int correct = counts.get("all/")[1];
         assertTrue(correct > 0 && correct < 12, "a random model should get some but not all right (" + correct + "): the test could not tell otherwise");
+        assertEquals("f32", new ObjectMapper().readTree(Path.of(out, "_run.json").toFile()).get("parameters").get("tower_precision").asText());
+
+        // both towers in bf16 (the classifier's text tower on the driver, the vision tower in the tasks): runs, and says it is approximate
+        if (org.sith.linalg.OneDnn.unavailable() == null) {
+            String outBf16 = tmp.resolve("out-bf16").toString();
+            Run bf16 = cli("zero-shot", "--checkpoint", ckpt.toString(), "--images", tmp.resolve("manifest.csv").toString(),
+                    "--classes", tmp.resolve("classes.txt").toString(), "--templates", tmp.resolve("templates.txt").toString(),
+                    "--bpe", BPE.toString(), "--out", outBf16, "--images-per-task", "5", "--tower-precision", "bf16");
+            assertEquals(0, bf16.status(), bf16.stderr());
+            JsonNode params = new ObjectMapper().readTree(Path.of(outBf16, "zeroshot", "_run.json").toFile()).get("parameters");
+            assertEquals("bf16", params.get("tower_precision").asText());
+            assertTrue(params.get("tower_precision_note").asText().startsWith("approximate"), params.toString());
+            try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement()) {
+                ResultSet r = s.executeQuery("SELECT images FROM read_parquet('" + outBf16 + "/zeroshot/*.parquet') WHERE scope = 'all'");
+                assertTrue(r.next());
+                assertEquals(12, r.getLong(1));
+            }
+        }
     }
 
     static double ratio(int[] c) {
