@@ -155,13 +155,25 @@ class CertifiedScoringTest {
         return xs;
     }
 
+    private record Planted(float[] atoms, double[][] targets) {}
+
+    private static final int PLANTED_P = 256;
+    private static final int PLANTED_N = 1200;
+    /** 600 near-tied pairs and 150 targets of 4 atoms each plus noise. */
+    private static final Planted PLANTED = planted();
+
+    private static Planted planted() {
+        Random rnd = new Random(77);
+        float[] atoms = nearTies(rnd, PLANTED_N / 2, PLANTED_P);
+        return new Planted(atoms, targets(rnd, atoms, PLANTED_N, PLANTED_P, 150));
+    }
+
     @Test
     void everyCoderSelectsTheSameOnBothPathsAndAsDoubleArithmetic() {
         assumeBf16();
-        Random rnd = new Random(77);
-        int p = 256, n = 1200, k = 5;
-        float[] atoms = nearTies(rnd, n / 2, p);
-        double[][] xs = targets(rnd, atoms, n, p, 150);
+        int p = PLANTED_P, n = PLANTED_N, k = 5;
+        float[] atoms = PLANTED.atoms();
+        double[][] xs = PLANTED.targets();
         SparseCoder f32 = new SparseCoder(atoms, n, p, Scoring.FP32);
         SparseCoder bf16 = new SparseCoder(atoms, n, p, Scoring.BF16);
         f32.setMaxBatchRows(64);
@@ -187,10 +199,9 @@ class CertifiedScoringTest {
     @Test
     void aShrunkenBoundBreaksExactness() {
         assumeBf16();
-        Random rnd = new Random(77);
-        int p = 256, n = 1200, k = 5;
-        float[] atoms = nearTies(rnd, n / 2, p);
-        double[][] xs = targets(rnd, atoms, n, p, 150);
+        int p = PLANTED_P, n = PLANTED_N, k = 5;
+        float[] atoms = PLANTED.atoms();
+        double[][] xs = PLANTED.targets();
         SparseCoder exact = new SparseCoder(atoms, n, p, Scoring.FP32);
         SparseCoder broken = new SparseCoder(atoms, n, p, Scoring.BF16);
         broken.boundScale = 1e-6;
