@@ -131,6 +131,15 @@ public final class Schemas {
                 .write().partitionBy("layer").parquet(path);
     }
 
+    /**
+     * As {@link #writeExplanations}, for rows read from files (cheap to read again, so one task may read them all):
+     * one task sorts all rows and writes each layer's file in turn, without a shuffle. The same files, byte for
+     * byte; a computed Dataset would be computed in that one task, so it is not for those.
+     */
+    public static void writeExplanationsOfFiles(org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> expl, String path) {
+        expl.coalesce(1).sortWithinPartitions("layer", "head", "sv", "vector").write().partitionBy("layer").parquet(path);
+    }
+
     public static Column[] explanationColumns() {
         return Arrays.stream(EXPLANATIONS.fieldNames()).map(functions::col).toArray(Column[]::new);
     }
