@@ -69,8 +69,8 @@ build_if_needed() {
 # Class-data sharing for the embedded run: the JVM loads and verifies Spark's, Hadoop's and Scala's classes
 # (several thousand) on every start, seconds of a short run. The first successful run of a command (not --help)
 # writes the classes it loaded to target/sith-cds.jsa (a JDK 13+ dynamic archive, about 170 MB); later runs map
-# them. An archive that no longer fits (another JDK, a changed jar) is ignored by the JVM, and a rebuild removes
-# it; -Xlog:cds*=off keeps the JVM's CDS notices off the console. SITH_CDS=0 turns it off.
+# them. An archive older than the build is written again; one that no longer fits otherwise (another JDK) is
+# ignored by the JVM; -Xlog:cds*=off keeps the JVM's CDS notices off the console. SITH_CDS=0 turns it off.
 CDS_ARCHIVE="$ROOT/target/sith-cds.jsa"
 
 LOG_CONF="$ROOT/conf/log4j2.properties"
@@ -104,7 +104,7 @@ if [[ -z "$MASTER" || "$MASTER" == local* ]]; then
   for a in "${APP_ARGS[@]+"${APP_ARGS[@]}"}"; do [[ "$a" == --help || "$a" == -h || "$a" == help ]] && HELP=1; done
   if [[ "${SITH_CDS:-1}" == 0 || -n "$HELP" || ${#APP_ARGS[@]} -eq 0 ]]; then
     exec "${RUN[@]}" "$MAIN" "${APP_ARGS[@]+"${APP_ARGS[@]}"}"
-  elif [[ -f "$CDS_ARCHIVE" ]]; then
+  elif [[ "$CDS_ARCHIVE" -nt "$THIN" && "$CDS_ARCHIVE" -nt "$CLASSPATH_FILE" ]]; then
     exec "${RUN[@]}" -Xlog:cds*=off -XX:SharedArchiveFile="$CDS_ARCHIVE" "$MAIN" "${APP_ARGS[@]}"
   fi
   # No archive yet: this run writes one, under a name of its own, moved into place if the run succeeded. The

@@ -56,6 +56,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 public final class DecomposeJob {
     public static final String NAME = "decompose";
     public static final List<String> OUTPUTS = List.of("explanations", "singular_vectors");
+    /** How the folders of finished waves under the work folder are named (rows of {@link Schemas#DECOMPOSED}). */
+    static final String CHUNK = "chunk-b-";
 
     /** The options of decompose, typed and checked. */
     public record Config(String checkpoint, ConceptsInput concepts, String imageMean, HeadSelection heads, Coding coding,
@@ -189,7 +191,10 @@ public final class DecomposeJob {
             if (existingFinal) done.addAll(existingHeads(run, key));
             for (FileStatus st : run.list(work)) {
                 Path chunk = st.getPath();
-                if (run.list(chunk).length > 0 && run.exists(new Path(chunk, "_SUCCESS"))) chunks.add(chunk.toString());
+                // (a chunk of another layout, from an older version, is not read: its heads are computed again)
+                if (chunk.getName().startsWith(CHUNK) && run.list(chunk).length > 0 && run.exists(new Path(chunk, "_SUCCESS"))) {
+                    chunks.add(chunk.toString());
+                }
             }
             if (!chunks.isEmpty()) done.addAll(headIds(spark.read().schema(Schemas.DECOMPOSED).parquet(chunks.toArray(new String[0]))));
         } else {
@@ -216,9 +221,9 @@ public final class DecomposeJob {
             for (int start = 0, w = chunks.size(); start < batches.size(); start += wave, w++) {
                 List<HeadBatch> slice = batches.subList(start, Math.min(batches.size(), start + wave));
                 JavaRDD<Row> rows = jsc.parallelize(slice, slice.size()).mapPartitions(task);
-                String chunk = new Path(work, String.format(Locale.ROOT, "chunk-%05d-%s", w, UUID.randomUUID().toString().substring(0, 8))).toString();
-                // A chunk is work in progress, read back only by this command: its float arrays (the singular vectors,
-                // each value distinct) are written plain, without Parquet's attempt at a dictionary of them.
+                String chunk = new Path(work, String.format(Locale.ROOT, CHUNK + "%05d-%s", w, UUID.randomUUID().toString().substring(0, 8))).toString();
+                // A chunk is work in progress, read back only by this command: its values are written plain, without
+                // Parquet's attempt at a dictionary of them (of the vectors' bytes, each distinct).
                 spark.createDataFrame(rows, Schemas.DECOMPOSED).write().option("parquet.enable.dictionary", "false").parquet(chunk);
                 chunks.add(chunk);
                 run.keepWorkOnFailure();
