@@ -23,6 +23,7 @@
 #   SITH_LOG_DIR            where Spark's log of each run goes (default /tmp/sith-logs; failures name the file)
 #   OMP_NUM_THREADS         oneDNN's threads per bf16 product in the embedded run (default 1: one per task, as
 #                           spark.task.cpus=1; executors get it from spark.executorEnv.OMP_NUM_THREADS)
+#   SITH_CDS                0: no class-data sharing archive for the embedded run (see below)
 # Executor sizing: keep spark.task.cpus=1 (one single-threaded task per core; the outputs are then the same
 # bytes on any executor size) and give an executor about 3x the dictionary (N x p x 4 bytes) + 200 MB per
 # core, at least 1 GB, e.g. --executor-cores 8 --executor-memory 8g.
@@ -62,9 +63,17 @@ build_if_needed() {
   if [[ ! -f "$THIN" || ! -f "$FAT" || ! -f "$CLASSPATH_FILE" ]] || \
      [[ -n "$(find "$ROOT/src/main" "$ROOT/pom.xml" -newer "$THIN" -print -quit 2>/dev/null)" ]]; then
     echo "submit.sh: building the project (first use or changed sources)..." >&2
+    rm -f "$CDS_ARCHIVE"
     (cd "$ROOT" && mvn -q -B -DskipTests package) >&2
   fi
 }
+
+# Class-data sharing for the embedded run: the JVM loads and verifies Spark's, Hadoop's and Scala's classes
+# (several thousand) on every start, seconds of a short run. The first successful run of a command (not --help)
+# writes the classes it loaded to target/sith-cds.jsa (a JDK 13+ dynamic archive, about 170 MB); later runs map
+# them. An archive older than the build is written again; one that no longer fits otherwise (another JDK) is
+# ignored by the JVM; -Xlog:cds*=off keeps the JVM's CDS notices off the console. SITH_CDS=0 turns it off.
+CDS_ARCHIVE="$ROOT/target/sith-cds.jsa"
 
 LOG_CONF="$ROOT/conf/log4j2.properties"
 # Spark's own log: one file per run, named in any failure that went through Spark (conf/log4j2.properties)
@@ -93,8 +102,27 @@ if [[ -z "$MASTER" || "$MASTER" == local* ]]; then
   for c in "${CONFS[@]+"${CONFS[@]}"}"; do PROPS+=("-D$c"); done
   # oneDNN's OpenMP team per call: the task's one core (read once, when the library loads)
   export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
-  exec java "${OPENS[@]}" -Xmx"$DRIVER_MEMORY" -Dlog4j2.configurationFile="$LOG_CONF" -Dsith.log.file="$LOG_FILE" \
-    "${PROPS[@]}" -cp "$THIN:$(cat "$CLASSPATH_FILE")" "$MAIN" "${APP_ARGS[@]+"${APP_ARGS[@]}"}"
+  RUN=(java "${OPENS[@]}" -Xmx"$DRIVER_MEMORY" -Dlog4j2.configurationFile="$LOG_CONF" -Dsith.log.file="$LOG_FILE" \
+    "${PROPS[@]}" -cp "$THIN:$(cat "$CLASSPATH_FILE")")
+  HELP=""
+  for a in "${APP_ARGS[@]+"${APP_ARGS[@]}"}"; do [[ "$a" == --help || "$a" == -h || "$a" == help ]] && HELP=1; done
+  if [[ "${SITH_CDS:-1}" == 0 || -n "$HELP" || ${#APP_ARGS[@]} -eq 0 ]]; then
+    exec "${RUN[@]}" "$MAIN" "${APP_ARGS[@]+"${APP_ARGS[@]}"}"
+  elif [[ "$CDS_ARCHIVE" -nt "$THIN" && "$CDS_ARCHIVE" -nt "$CLASSPATH_FILE" ]]; then
+    exec "${RUN[@]}" -Xlog:cds*=off -XX:SharedArchiveFile="$CDS_ARCHIVE" "$MAIN" "${APP_ARGS[@]}"
+  fi
+  # No archive yet: this run writes one, under a name of its own, moved into place if the run succeeded. The
+  # launcher stays to do that, so it passes on the signals that would have reached the JVM.
+  "${RUN[@]}" -Xlog:cds*=off -XX:ArchiveClassesAtExit="$CDS_ARCHIVE.$$" "$MAIN" "${APP_ARGS[@]}" <&0 &
+  pid=$!
+  trap 'kill -TERM $pid 2>/dev/null' TERM INT HUP
+  while :; do
+    status=0
+    wait $pid || status=$?
+    kill -0 $pid 2>/dev/null || break
+  done
+  if [[ $status -eq 0 && -s "$CDS_ARCHIVE.$$" ]]; then mv -f "$CDS_ARCHIVE.$$" "$CDS_ARCHIVE"; else rm -f "$CDS_ARCHIVE.$$"; fi
+  exit $status
 fi
 
 # spark-submit of the installation in SPARK_HOME; without one, Spark's own SparkSubmit main class from

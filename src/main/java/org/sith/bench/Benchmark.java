@@ -152,7 +152,8 @@ public final class Benchmark {
     }
 
     /**
-     * Parts of the benchmark: "coding" (roofline, COMP, SVD), "decompose", "text" (tower), "embed"
+     * Parts of the benchmark: "coding" (roofline, COMP, SVD), "decompose" (layers 20-23, then all), "decompose-paper"
+     * (layers 20-23 only: the paper's setting), "text" (tower), "embed"
      * (job over vocab + bpe), "vision" (tower), "match" (match-images over matchImages JPEGs).
      */
     public static List<String> run(SparkSession spark, int n, int p, int batch, java.util.Set<String> suites, String workDir,
@@ -176,10 +177,8 @@ public final class Benchmark {
             if (suites.contains("vision")) ImageBenchmark.tower(b32, 64, roof, b.out);
             if (suites.contains("match")) ImageBenchmark.matchImages(spark, b32, matchImages, workDir, b.out);
         }
-        if (suites.contains("decompose")) {
-            b.decompose(spark, "20,21,22,23", workDir);
-            b.decompose(spark, "all", workDir);
-        }
+        if (suites.contains("decompose") || suites.contains("decompose-paper")) b.decompose(spark, "20,21,22,23", workDir);
+        if (suites.contains("decompose")) b.decompose(spark, "all", workDir);
         return lines;
     }
 }

@@ -43,14 +43,19 @@ final class DecomposeCommand implements Command<DecomposeJob.Config> {
                 CommonOptions.coding(o), o.get(MODEL_NAME), CommonOptions.output(o, true));
     }
 
+    /** Started by the preflight once its checks pass, taken by run (a command object serves one execution). */
+    private DecomposeJob.HeadStart headStart;
+
     @Override
     public void preflight(DecomposeJob.Config c, Configuration hadoop) {
-        DecomposeJob.preflight(c, hadoop);
+        headStart = DecomposeJob.preflight(c, hadoop);
     }
 
     @Override
     public int run(DecomposeJob.Config c, SparkSession spark) {
-        DecomposeJob.Result r = DecomposeJob.run(spark, c);
+        DecomposeJob.HeadStart h = headStart;
+        headStart = null;
+        DecomposeJob.Result r = DecomposeJob.run(spark, c, h);
         System.out.printf("decompose: %d heads (%d computed), %d vectors explained → %s%n", r.heads(), r.computedHeads(), r.vectors(), r.out());
         return 0;
     }

@@ -58,7 +58,8 @@ public final class ConceptDictionary implements Serializable {
 
     /**
      * Builds the dictionary from rows in the caller's order. {@code ids} are the caller's concept ids
-     * (what every output refers to); {@code embeddings} is N×p row-major; {@code source} names the
+     * (what every output refers to); {@code embeddings} is N×p row-major and is kept (as the raw rows) when
+     * no duplicate is dropped, so the caller must not change it afterwards; {@code source} names the
      * input in messages ("concepts SOURCE: ...").
      */
     public static ConceptDictionary fromRows(int[] ids, String[] concepts, float[] embeddings, int p, String source) {
@@ -75,13 +76,14 @@ public final class ConceptDictionary implements Serializable {
         if (n == 0) throw new UserInputException(label + ": no concepts");
 
         Map<Integer, Integer> rowOfId = new HashMap<>();
+        double[] norms = new double[n];
         for (int r = 0; r < n; r++) {
             if (concepts[r] == null) throw new UserInputException(label + ": " + rowName(r, ids) + " has no concept string");
             Integer prev = rowOfId.putIfAbsent(ids[r], r);
             if (prev != null) {
                 throw new UserInputException(label + ": id " + ids[r] + " appears at rows " + prev + " and " + r);
             }
-            checkRaw(label, embeddings, r, p, ids, concepts);
+            norms[r] = checkRaw(label, embeddings, r, p, ids, concepts);
         }
 
         // Duplicates go first so that the mean is over the kept rows only.
@@ -100,33 +102,32 @@ public final class ConceptDictionary implements Serializable {
 
         int[] keptIds = new int[kept];
         String[] keptConcepts = new String[kept];
-        float[] keptRaw = new float[kept * p];
-        double[] unit = new double[kept * p];
+        // Without duplicates the kept rows are the caller's array itself (not copied: the caller hands it over).
+        float[] keptRaw = kept == n ? embeddings : new float[kept * p];
         double[] mean = new double[p];
+        // The unit rows e/‖e‖ are not stored (N×p doubles): each pass divides again, the same double each time.
         for (int k = 0; k < kept; k++) {
             int r = keep[k];
             keptIds[k] = ids[r];
             keptConcepts[k] = concepts[r];
-            System.arraycopy(embeddings, r * p, keptRaw, k * p, p);
-            double norm = norm(embeddings, r * p, p);
-            for (int j = 0; j < p; j++) {
-                unit[k * p + j] = embeddings[r * p + j] / norm;
-                mean[j] += unit[k * p + j];
-            }
+            if (keptRaw != embeddings) System.arraycopy(embeddings, r * p, keptRaw, k * p, p);
+            double norm = norms[r];
+            for (int j = 0; j < p; j++) mean[j] += embeddings[r * p + j] / norm;
         }
         for (int j = 0; j < p; j++) mean[j] /= kept;
 
         float[] atoms = new float[kept * p];
         double[] centered = new double[p];
         for (int k = 0; k < kept; k++) {
+            int r = keep[k];
+            double unitNorm = norms[r];
             double ss = 0;
             for (int j = 0; j < p; j++) {
-                centered[j] = unit[k * p + j] - mean[j];
+                centered[j] = embeddings[r * p + j] / unitNorm - mean[j];
                 ss += centered[j] * centered[j];
             }
             double norm = Math.sqrt(ss);
             if (!(norm > CENTERED_ZERO)) {
-                int r = keep[k];
                 throw new UserInputException(label + ": " + rowName(r, ids) + " ('" + concepts[r]
                         + "') is zero after centering (it equals the mean of the normalized rows"
                         + (kept == 1 ? "; a single concept cannot be centered)" : ")"));
@@ -184,16 +185,19 @@ public final class ConceptDictionary implements Serializable {
         return lines;
     }
 
-    private static void checkRaw(String label, float[] e, int r, int p, int[] ids, String[] concepts) {
+    /** Checks row {@code r} (finite, not zero) and returns its norm. */
+    private static double checkRaw(String label, float[] e, int r, int p, int[] ids, String[] concepts) {
         for (int j = 0; j < p; j++) {
             if (!Float.isFinite(e[r * p + j])) {
                 throw new UserInputException(label + ": " + rowName(r, ids) + " ('" + concepts[r]
                         + "') has a non-finite value at column " + j);
             }
         }
-        if (norm(e, r * p, p) == 0) {
+        double norm = norm(e, r * p, p);
+        if (norm == 0) {
             throw new UserInputException(label + ": " + rowName(r, ids) + " ('" + concepts[r] + "') is zero");
         }
+        return norm;
     }
 
     /** "row 17", plus the caller's id when it is not the row index, so either can be looked up. */

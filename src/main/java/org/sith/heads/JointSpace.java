@@ -27,12 +27,18 @@ public final class JointSpace implements Serializable {
     private transient Gemm.Matrix pinvNd;
 
     public JointSpace(float[] lnGamma, float[] lnBeta, float[] projection, int p, double[] imageMean) {
+        this(lnGamma, lnBeta, projection, pseudoInverse(projection, lnGamma.length, p), p, imageMean);
+    }
+
+    /** As above, with {@code pinv} the {@link #pseudoInverse} of this {@code projection}, computed ahead (it is a dense SVD). */
+    public JointSpace(float[] lnGamma, float[] lnBeta, float[] projection, float[] pinv, int p, double[] imageMean) {
         this.d = lnGamma.length;
         this.p = p;
         this.lnGamma = lnGamma;
         this.lnBeta = lnBeta;
         this.projection = projection;
-        this.pinv = pseudoInverse(projection, d, p);
+        if (pinv.length != (long) p * d) throw new IllegalArgumentException("pinv has " + pinv.length + " values, not " + p + "×" + d);
+        this.pinv = pinv;
         this.imageMean = imageMean;
     }
 
@@ -54,7 +60,7 @@ public final class JointSpace implements Serializable {
     }
 
     /** Moore–Penrose pseudo-inverse of the d×p projection (p×d), in double. */
-    static float[] pseudoInverse(float[] proj, int d, int p) {
+    public static float[] pseudoInverse(float[] proj, int d, int p) {
         DMatrixRMaj m = new DMatrixRMaj(d, p);
         for (int i = 0; i < d * p; i++) m.data[i] = proj[i];
         DMatrixRMaj inv = new DMatrixRMaj(p, d);

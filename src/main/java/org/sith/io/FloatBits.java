@@ -68,4 +68,20 @@ public final class FloatBits {
         if (rem > half || (rem == half && (q & 1) == 1)) q++;
         return q;
     }
+
+    /** The float32 values as little-endian bytes (4 per value), each value's bits as they are. */
+    public static byte[] toLittleEndian(float[] v) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * v.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(v);
+        return b.array();
+    }
+
+    /** The float32 values of {@link #toLittleEndian}'s bytes; null stays null. */
+    public static float[] fromLittleEndian(byte[] bytes) {
+        if (bytes == null) return null;
+        if (bytes.length % 4 != 0) throw new IllegalArgumentException(bytes.length + " bytes are not float32 values");
+        float[] v = new float[bytes.length / 4];
+        java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(v);
+        return v;
+    }
 }

@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
+import java.util.concurrent.Future;
 
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.Path;
@@ -34,6 +35,7 @@ import org.sith.heads.JointSpace;
 import org.sith.inputs.ConceptsInput;
 import org.sith.inputs.ImageMeans;
 import org.sith.inputs.Paths;
+import org.sith.run.Background;
 import org.sith.run.Coding;
 import org.sith.run.HeadSelection;
 import org.sith.run.JobRun;
@@ -54,6 +56,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 public final class DecomposeJob {
     public static final String NAME = "decompose";
     public static final List<String> OUTPUTS = List.of("explanations", "singular_vectors");
+    /** How the folders of finished waves under the work folder are named (rows of {@link Schemas#DECOMPOSED}). */
+    static final String CHUNK = "chunk-b-";
 
     /** The options of decompose, typed and checked. */
     public record Config(String checkpoint, ConceptsInput concepts, String imageMean, HeadSelection heads, Coding coding,
@@ -71,41 +75,107 @@ public final class DecomposeJob {
 
     private DecomposeJob() {}
 
-    /** The checks that need the checkpoint's header but no Spark: layers and rank against the model. */
-    public static void preflight(Config c, org.apache.hadoop.conf.Configuration conf) {
+    /**
+     * The checks that need the checkpoint's header but no Spark: layers and rank against the model. Once they pass,
+     * starts the {@link HeadStart} that {@link #run(SparkSession, Config, HeadStart)} takes (the caller closes it).
+     */
+    public static HeadStart preflight(Config c, org.apache.hadoop.conf.Configuration conf) {
         Paths.mustExist("checkpoint", c.checkpoint(), conf);
         try (ClipCheckpoint ck = ClipCheckpoint.open(c.checkpoint(), conf, c.heads().heads())) {
             c.heads().resolve(ck);
+            float[] projection = ck.projection();
+            int d = ck.width();
+            int p = ck.projDim();
+            Background bg = Background.start("sith-decompose");
+            return new HeadStart(bg, bg.submit(() -> JointSpace.pseudoInverse(projection, d, p)), c, conf);
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
     }
 
-    /** The command line ran {@link #preflight} already; the run resolves the same selection against the model it opens. */
-    public static Result run(SparkSession spark, Config c) {
-        Paths.mustExist("checkpoint", c.checkpoint(), spark.sparkContext().hadoopConfiguration());
-        return JobRun.run(spark, NAME, c.out(), OUTPUTS, true, c, run -> decompose(run, c));
+    /**
+     * Driver work that needs the inputs but no Spark, started as soon as they are known (by {@link #preflight}, so
+     * that it runs while Spark starts; else when the run starts) beside the main thread, whose preparation of the
+     * dictionary is single-threaded while the executors idle: the pseudo-inverse of the model's projection (a
+     * dense SVD, a second or two) and the fingerprints of the checkpoint and dictionary files (each read in full).
+     * Its thread then writes singular_vectors/ while the main thread writes explanations/. Closing it cancels what
+     * is left.
+     */
+    public static final class HeadStart implements AutoCloseable {
+        private final Background bg;
+        private final Future<float[]> pinv; // null: started when the run has read the projection
+        private final Future<RunRecord.Taken> checkpoint;
+        private final Future<RunRecord.Taken> concepts;
+        private final Future<RunRecord.Taken> vocab;
+        private final Future<RunRecord.Taken> imageMean;
+
+        HeadStart(Background bg, Future<float[]> pinv, Config c, org.apache.hadoop.conf.Configuration conf) {
+            this.bg = bg;
+            this.pinv = pinv;
+            this.checkpoint = bg.submit(RunRecord.checkpointPrint(c.checkpoint(), conf));
+            this.concepts = bg.submit(RunRecord.inputPrint(c.concepts().concepts(), conf));
+            this.vocab = c.concepts().vocab() == null ? null : bg.submit(RunRecord.inputPrint(c.concepts().vocab(), conf));
+            this.imageMean = c.imageMean() == null ? null : bg.submit(RunRecord.inputPrint(c.imageMean(), conf));
+        }
+
+        /** Hands the fingerprints to the run's record: its checkpoint() and input() calls take them. */
+        void ahead(RunRecord record, Config c) {
+            record.checkpointAhead(c.checkpoint(), checkpoint).inputAhead(c.concepts().concepts(), concepts);
+            if (vocab != null) record.inputAhead(c.concepts().vocab(), vocab);
+            if (imageMean != null) record.inputAhead(c.imageMean(), imageMean);
+        }
+
+        @Override
+        public void close() {
+            bg.close();
+        }
     }
 
-    private static Result decompose(JobRun run, Config c) {
+    /** As {@link #run(SparkSession, Config, HeadStart)}, starting its own head start. */
+    public static Result run(SparkSession spark, Config c) {
+        return run(spark, c, null);
+    }
+
+    /** The command line ran {@link #preflight} already; the run resolves the same selection against the model it opens. */
+    public static Result run(SparkSession spark, Config c, HeadStart head) {
+        org.apache.hadoop.conf.Configuration conf = spark.sparkContext().hadoopConfiguration();
+        Paths.mustExist("checkpoint", c.checkpoint(), conf);
+        try (HeadStart h = head != null ? head : new HeadStart(Background.start("sith-decompose"), null, c, conf)) {
+            return JobRun.run(spark, NAME, c.out(), OUTPUTS, true, c, run -> decompose(run, c, h));
+        }
+    }
+
+    private static Result decompose(JobRun run, Config c, HeadStart head) {
         SparkSession spark = run.spark();
+        RunRecord record = run.record();
+        head.ahead(record, c);
         HeadSelection.Resolved sel;
-        JointSpace joint;
+        Future<float[]> pinv;
+        float[] lnGamma;
+        float[] lnBeta;
+        float[] projection;
+        double[] mean;
+        int p;
         try (ClipCheckpoint ck = ClipCheckpoint.open(c.checkpoint(), run.hadoopConf(), c.heads().heads())) {
             sel = c.heads().resolve(ck);
-            double[] mean = c.imageMean() == null ? null : ImageMeans.read(spark, c.imageMean(), ck.projDim());
-            joint = JointSpace.of(ck, mean);
-            run.record().param("model", ModelName.of(c.checkpoint(), c.modelName())).param("layers", sel.layers()).param("heads", sel.heads())
-                    .param("head_dim", sel.headDim()).param("width", ck.width()).param("p", ck.projDim())
+            p = ck.projDim();
+            mean = c.imageMean() == null ? null : ImageMeans.read(spark, c.imageMean(), p);
+            lnGamma = ck.lnPostWeight();
+            lnBeta = ck.lnPostBias();
+            projection = ck.projection();
+            int d = ck.width();
+            pinv = head.pinv != null ? head.pinv : head.bg.submit(() -> JointSpace.pseudoInverse(projection, d, p));
+            record.param("model", ModelName.of(c.checkpoint(), c.modelName())).param("layers", sel.layers()).param("heads", sel.heads())
+                    .param("head_dim", sel.headDim()).param("width", ck.width()).param("p", p)
                     .param("layout", ck.layout().name().toLowerCase(Locale.ROOT)).param("side", c.heads().side().label()).param("rank", sel.rank());
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
-        CodingContext coding = CodingContext.prepare(run, c.concepts(), joint.dim(), c.coding());
+        CodingContext coding = CodingContext.prepare(run, c.concepts(), p, c.coding());
         String model = ModelName.of(c.checkpoint(), c.modelName());
+        JointSpace joint = new JointSpace(lnGamma, lnBeta, projection, Background.await(pinv), p, mean);
         run.phase("prepare");
 
-        RunRecord record = run.record();
         record.checkpoint("checkpoint", c.checkpoint(), run.hadoopConf());
         coding.record(run, c.imageMean());
         String key = parameterKey(record);
@@ -121,7 +191,10 @@ public final class DecomposeJob {
             if (existingFinal) done.addAll(existingHeads(run, key));
             for (FileStatus st : run.list(work)) {
                 Path chunk = st.getPath();
-                if (run.list(chunk).length > 0 && run.exists(new Path(chunk, "_SUCCESS"))) chunks.add(chunk.toString());
+                // (a chunk of another layout, from an older version, is not read: its heads are computed again)
+                if (chunk.getName().startsWith(CHUNK) && run.list(chunk).length > 0 && run.exists(new Path(chunk, "_SUCCESS"))) {
+                    chunks.add(chunk.toString());
+                }
             }
             if (!chunks.isEmpty()) done.addAll(headIds(spark.read().schema(Schemas.DECOMPOSED).parquet(chunks.toArray(new String[0]))));
         } else {
@@ -148,8 +221,10 @@ public final class DecomposeJob {
             for (int start = 0, w = chunks.size(); start < batches.size(); start += wave, w++) {
                 List<HeadBatch> slice = batches.subList(start, Math.min(batches.size(), start + wave));
                 JavaRDD<Row> rows = jsc.parallelize(slice, slice.size()).mapPartitions(task);
-                String chunk = new Path(work, String.format(Locale.ROOT, "chunk-%05d-%s", w, UUID.randomUUID().toString().substring(0, 8))).toString();
-                spark.createDataFrame(rows, Schemas.DECOMPOSED).write().parquet(chunk);
+                String chunk = new Path(work, String.format(Locale.ROOT, CHUNK + "%05d-%s", w, UUID.randomUUID().toString().substring(0, 8))).toString();
+                // A chunk is work in progress, read back only by this command: its values are written plain, without
+                // Parquet's attempt at a dictionary of them (of the vectors' bytes, each distinct).
+                spark.createDataFrame(rows, Schemas.DECOMPOSED).write().option("parquet.enable.dictionary", "false").parquet(chunk);
                 chunks.add(chunk);
                 run.keepWorkOnFailure();
                 injectFailure(w + 1 - resumedChunks);
@@ -176,8 +251,16 @@ public final class DecomposeJob {
             sv = sv.unionByName(spark.read().parquet(run.existing("singular_vectors")).select(col("model"), col("layer"), col("head"),
                     col("sv"), col("side"), col("sigma"), col("vector"), col("joint")));
         }
-        Schemas.writeExplanations(expl, run.staged("explanations"), sel.layers().length);
-        sv.repartition(1).sortWithinPartitions("layer", "head", "sv").write().parquet(run.staged("singular_vectors"));
+        // Read from the chunk files, the rows need no shuffle: one task reads, sorts and writes each output (one
+        // file per layer folder, one of singular_vectors), the bytes a repartition by layer would write. The two
+        // run as concurrent jobs, singular_vectors/ (the larger) from the head start's thread.
+        Dataset<Row> svOut = sv;
+        Future<?> svWritten = head.bg.submit(() -> {
+            svOut.coalesce(1).sortWithinPartitions("layer", "head", "sv").write().parquet(run.staged("singular_vectors"));
+            return null;
+        });
+        Schemas.writeExplanationsOfFiles(expl, run.staged("explanations"));
+        Background.await(svWritten);
         long vectors = (long) total * sel.rank();
         record.result("heads", total).result("heads_computed", missing.size()).result("vectors", vectors)
                 .result("heads_resumed", total - missing.size()).result("chunks_resumed", resumedChunks)

@@ -9,6 +9,7 @@ import org.sith.coding.Code;
 import org.sith.concepts.ConceptDictionary;
 import org.sith.heads.ExplainedVector;
 import org.sith.heads.Side;
+import org.sith.io.FloatBits;
 import org.sith.linalg.Vec;
 
 /** Builds output rows in the column order of {@link Schemas}. */
@@ -25,12 +26,12 @@ public final class Rows {
         return scala.jdk.javaapi.CollectionConverters.asScala(out);
     }
 
-    /** A row of {@link Schemas#DECOMPOSED}. */
+    /** A row of {@link Schemas#DECOMPOSED}: the two float32 vectors as their little-endian bytes. */
     public static Row decomposed(String model, Side side, Coding coding, String dictionary, ExplainedVector e, ConceptDictionary dict) {
         Code c = e.code();
         return RowFactory.create(model, null, e.layer(), e.head(), e.sv(), side.label(), e.sigma(),
                 coding.methodLabel(), coding.effectiveLambda(), coding.k(), concepts(c, dict), c.fidelity(), e.fidelityResidual(), c.coherence(),
-                e.degenerate(), dictionary, Vec.toFloat(e.vector()), Vec.toFloat(e.joint()));
+                e.degenerate(), dictionary, FloatBits.toLittleEndian(Vec.toFloat(e.vector())), FloatBits.toLittleEndian(Vec.toFloat(e.joint())));
     }
 
     /** A row of {@link Schemas#EXPLANATIONS} for an arbitrary input vector (`explain`). */

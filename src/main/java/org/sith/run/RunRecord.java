@@ -9,11 +9,14 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.Future;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
@@ -43,6 +46,8 @@ public final class RunRecord {
     private final List<Map<String, Object>> inputs = new ArrayList<>();
     private final Map<String, Object> timings = new LinkedHashMap<>();
     private final Map<String, Object> results = new LinkedHashMap<>();
+    /** Fingerprints being taken ahead of their recording, by "input:PATH" or "checkpoint:PATH" (the main thread's only). */
+    private final Map<String, Future<Taken>> ahead = new HashMap<>();
     private final long start = System.nanoTime();
     private long phaseStart = System.nanoTime();
 
@@ -152,14 +157,15 @@ public final class RunRecord {
 
     /** Records an input with the SHA-256 of its bytes (a folder: of its data files, in name order). */
     public RunRecord input(String role, String path, Configuration conf) {
-        long t = System.nanoTime();
-        Fingerprint f = fingerprint(path, conf);
-        Map<String, Object> m = entry(role, path, f.sha256);
-        m.put("bytes", f.bytes);
-        m.put("files", f.files);
-        m.put("modified", f.modified == 0 ? null : Instant.ofEpochMilli(f.modified).toString());
-        m.put("fingerprint", "sha256 of the bytes" + (f.files > 1 ? " (relative name and bytes of each data file, in name order)" : ""));
-        m.put("fingerprint_s", Math.round((System.nanoTime() - t) / 1e6) / 1e3);
+        Future<Taken> f = ahead.remove("input:" + path);
+        Taken t = f != null ? Background.await(f) : takeInput(path, conf);
+        Fingerprint fp = t.print();
+        Map<String, Object> m = entry(role, path, fp.sha256);
+        m.put("bytes", fp.bytes);
+        m.put("files", fp.files);
+        m.put("modified", fp.modified == 0 ? null : Instant.ofEpochMilli(fp.modified).toString());
+        m.put("fingerprint", "sha256 of the bytes" + (fp.files > 1 ? " (relative name and bytes of each data file, in name order)" : ""));
+        m.put("fingerprint_s", t.seconds());
         return this;
     }
 
@@ -168,6 +174,55 @@ public final class RunRecord {
      * shards; a folder's chosen file), their fingerprint, and how they were read (format, naming, LayerScale).
      */
     public RunRecord checkpoint(String role, String path, Configuration conf) {
+        Future<Taken> f = ahead.remove("checkpoint:" + path);
+        Taken t = f != null ? Background.await(f) : takeCheckpoint(path, conf);
+        Fingerprint fp = t.print();
+        Map<String, Object> m = entry(role, path, fp.sha256);
+        m.put("read_from", t.files().size() == 1 ? t.files().get(0) : t.files());
+        m.put("format", t.format());
+        m.put("bytes", fp.bytes);
+        m.put("files", fp.files);
+        m.put("modified", fp.modified == 0 ? null : Instant.ofEpochMilli(fp.modified).toString());
+        m.put("fingerprint", "sha256 of the bytes" + (fp.files > 1 ? " (name and bytes of each file, index first, shards in name order)" : ""));
+        m.put("fingerprint_s", t.seconds());
+        return this;
+    }
+
+    /**
+     * A fingerprint of a file or folder input being taken ahead (e.g. on a {@link Background} thread while the job
+     * prepares): the {@link #input} that records {@code path} takes its result instead of reading the bytes itself.
+     */
+    public RunRecord inputAhead(String path, Future<Taken> print) {
+        ahead.putIfAbsent("input:" + path, print);
+        return this;
+    }
+
+    /** As {@link #inputAhead}, for what {@link #checkpoint} records. */
+    public RunRecord checkpointAhead(String path, Future<Taken> print) {
+        ahead.putIfAbsent("checkpoint:" + path, print);
+        return this;
+    }
+
+    /** What {@link #input} records of {@code path}, as work that can run on another thread. */
+    public static Callable<Taken> inputPrint(String path, Configuration conf) {
+        return () -> takeInput(path, conf);
+    }
+
+    /** What {@link #checkpoint} records of {@code path}, as work that can run on another thread. */
+    public static Callable<Taken> checkpointPrint(String path, Configuration conf) {
+        return () -> takeCheckpoint(path, conf);
+    }
+
+    /** A fingerprint taken before it is recorded: the files read (a checkpoint's), their format, and how long it took. */
+    public record Taken(Fingerprint print, double seconds, List<String> files, String format) {}
+
+    private static Taken takeInput(String path, Configuration conf) {
+        long t = System.nanoTime();
+        Fingerprint f = fingerprint(path, conf);
+        return new Taken(f, Math.round((System.nanoTime() - t) / 1e6) / 1e3, null, null);
+    }
+
+    private static Taken takeCheckpoint(String path, Configuration conf) {
         long t = System.nanoTime();
         List<String> files;
         String format;
@@ -178,15 +233,7 @@ public final class RunRecord {
             throw new UncheckedIOException(e);
         }
         Fingerprint f = fingerprint(files, conf);
-        Map<String, Object> m = entry(role, path, f.sha256);
-        m.put("read_from", files.size() == 1 ? files.get(0) : files);
-        m.put("format", format);
-        m.put("bytes", f.bytes);
-        m.put("files", f.files);
-        m.put("modified", f.modified == 0 ? null : Instant.ofEpochMilli(f.modified).toString());
-        m.put("fingerprint", "sha256 of the bytes" + (f.files > 1 ? " (name and bytes of each file, index first, shards in name order)" : ""));
-        m.put("fingerprint_s", Math.round((System.nanoTime() - t) / 1e6) / 1e3);
-        return this;
+        return new Taken(f, Math.round((System.nanoTime() - t) / 1e6) / 1e3, files, format);
     }
 
     /** An input whose fingerprint the job computed itself (a dictionary's prepared rows, a tokenizer, an image set); {@code how} says how. */
@@ -251,7 +298,7 @@ public final class RunRecord {
         }
     }
 
-    record Fingerprint(String sha256, long bytes, int files, long modified) {}
+    public record Fingerprint(String sha256, long bytes, int files, long modified) {}
 
     public static Fingerprint fingerprint(String pathString, Configuration conf) {
         Path path = Fs.path(pathString);

@@ -1,5 +1,6 @@
 package org.sith.run;
 
+import static org.apache.spark.sql.types.DataTypes.BinaryType;
 import static org.apache.spark.sql.types.DataTypes.BooleanType;
 import static org.apache.spark.sql.types.DataTypes.DoubleType;
 import static org.apache.spark.sql.types.DataTypes.FloatType;
@@ -14,9 +15,12 @@ import java.util.Arrays;
 import java.util.List;
 
 import org.apache.spark.sql.Column;
+import org.apache.spark.sql.api.java.UDF1;
+import org.apache.spark.sql.expressions.UserDefinedFunction;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import org.sith.io.FloatBits;
 
 /** The Parquet schemas of SPEC §10; column names and types are part of the user-facing contract. */
 public final class Schemas {
@@ -115,20 +119,41 @@ public final class Schemas {
         createStructField("gained", createArrayType(StringType, false), true),
         createStructField("lost", createArrayType(StringType, false), true)});
 
-    /** One decomposed vector: the explanation columns followed by the two singular_vectors arrays. */
+    /**
+     * One decomposed vector as decompose keeps it in its resumable work (chunks read back only by decompose): the
+     * explanation columns followed by the two singular_vectors arrays as the little-endian bytes of their float32
+     * values. Parquet writes a binary value at once where it writes an array<float> value by value (and tries a
+     * dictionary of them); the arrays are made once, in singular_vectors/ ({@link #singularVectorColumns}).
+     */
     public static final StructType DECOMPOSED;
 
     static {
         List<StructField> f = new ArrayList<>(Arrays.asList(EXPLANATIONS.fields()));
-        f.add(createStructField("sv_vector", createArrayType(FloatType, false), false));
-        f.add(createStructField("sv_joint", createArrayType(FloatType, false), false));
+        f.add(createStructField("sv_vector", BinaryType, false));
+        f.add(createStructField("sv_joint", BinaryType, false));
         DECOMPOSED = createStructType(f);
     }
+
+    /**
+     * Float32 little-endian bytes to array<float>: nullable, with nullable elements, as the column of a Parquet
+     * file read back is (what singular_vectors/ was written from when its chunks held the arrays themselves).
+     */
+    private static final UserDefinedFunction FLOATS = functions.udf((UDF1<byte[], float[]>) FloatBits::fromLittleEndian,
+            createArrayType(FloatType, true));
 
     /** One file per layer folder, rows sorted: identical inputs give byte-identical files. */
     public static void writeExplanations(org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> expl, String path, int nLayers) {
         expl.repartition(Math.max(1, nLayers), functions.col("layer")).sortWithinPartitions("layer", "head", "sv", "vector")
                 .write().partitionBy("layer").parquet(path);
+    }
+
+    /**
+     * As {@link #writeExplanations}, for rows read from files (cheap to read again, so one task may read them all):
+     * one task sorts all rows and writes each layer's file in turn, without a shuffle. The same files, byte for
+     * byte; a computed Dataset would be computed in that one task, so it is not for those.
+     */
+    public static void writeExplanationsOfFiles(org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> expl, String path) {
+        expl.coalesce(1).sortWithinPartitions("layer", "head", "sv", "vector").write().partitionBy("layer").parquet(path);
     }
 
     public static Column[] explanationColumns() {
@@ -139,6 +164,6 @@ public final class Schemas {
         return new Column[] {
             functions.col("model"), functions.col("layer"), functions.col("head"), functions.col("sv"),
             functions.col("side"), functions.col("sigma"),
-            functions.col("sv_vector").as("vector"), functions.col("sv_joint").as("joint")};
+            FLOATS.apply(functions.col("sv_vector")).as("vector"), FLOATS.apply(functions.col("sv_joint")).as("joint")};
     }
 }

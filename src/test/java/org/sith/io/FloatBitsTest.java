@@ -128,4 +128,21 @@ class FloatBitsTest {
             assertEquals(bits, FloatBits.floatToHalf(f) & 0xffff, String.format("0x%04X", bits));
         }
     }
+
+    @Test
+    void float32LittleEndianBytesKeepEveryBitAndTheirOrder() {
+        float[] v = {1.0f, -0.0f, Float.intBitsToFloat(0x7fc00001), Float.MIN_VALUE, -65504f};
+        byte[] b = FloatBits.toLittleEndian(v);
+        assertEquals(20, b.length);
+        // 1.0f is 0x3F800000: least significant byte first
+        assertEquals(0x00, b[0] & 0xff);
+        assertEquals(0x00, b[1] & 0xff);
+        assertEquals(0x80, b[2] & 0xff);
+        assertEquals(0x3F, b[3] & 0xff);
+        float[] back = FloatBits.fromLittleEndian(b);
+        assertEquals(v.length, back.length);
+        for (int i = 0; i < v.length; i++) assertEquals(Float.floatToRawIntBits(v[i]), Float.floatToRawIntBits(back[i]), "value " + i);
+        assertEquals(null, FloatBits.fromLittleEndian(null));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> FloatBits.fromLittleEndian(new byte[6]));
+    }
 }

@@ -220,6 +220,34 @@ class DecomposeTest extends SparkTestBase {
         assertEquals(4 * 64, explanations(out("d3")).size()); // one layer, 4 heads
     }
 
+    /**
+     * The work of a run that died is kept as chunks in one layout; a chunk folder named otherwise (an older version's
+     * layout) is not read by --resume: its heads are computed again.
+     */
+    @Test
+    void resumeComputesAgainTheHeadsOfAChunkOfAnotherLayout() throws IOException {
+        System.setProperty("sith.test.failAfterWaves", "1");
+        Run died;
+        try {
+            died = decompose(openclipF32, out("old"), "--batch-rows", "64");
+        } finally {
+            System.clearProperty("sith.test.failAfterWaves");
+        }
+        assertEquals(1, died.status(), died.stderr());
+        List<Path> chunks;
+        try (Stream<Path> s = Files.walk(Path.of(out("old"), JobRun.WORK))) {
+            chunks = s.filter(p -> p.getFileName().toString().startsWith(DecomposeJob.CHUNK)).toList();
+        }
+        assertEquals(1, chunks.size(), chunks.toString());
+        Path chunk = chunks.get(0);
+        Files.move(chunk, chunk.resolveSibling(chunk.getFileName().toString().replace(DecomposeJob.CHUNK, "chunk-")));
+        Run resumed = decompose(openclipF32, out("old"), "--resume");
+        assertEquals(0, resumed.status(), resumed.stderr());
+        assertTrue(resumed.stderr().contains("resuming, 0 of 16 heads already done"), resumed.stderr());
+        assertEquals(16 * 64, explanations(out("old")).size());
+        assertFalse(Files.exists(Path.of(out("old"), JobRun.WORK)), "work folder removed after the commit");
+    }
+
     /** Every Parquet file's bytes keyed by its folder (Spark's file names carry a random id). */
     static Map<String, List<Integer>> contents(String out) throws IOException {
         Map<String, List<Integer>> m = new TreeMap<>();
