@@ -259,7 +259,17 @@ public final class DecomposeJob {
             svOut.coalesce(1).sortWithinPartitions("layer", "head", "sv").write().parquet(run.staged("singular_vectors"));
             return null;
         });
-        Schemas.writeExplanationsOfFiles(expl, run.staged("explanations"));
+        try {
+            Schemas.writeExplanationsOfFiles(expl, run.staged("explanations"));
+        } catch (RuntimeException | Error e) {
+            // the other job ends before the run's abort clears the staging folder it writes into
+            try {
+                Background.await(svWritten);
+            } catch (RuntimeException | Error also) {
+                e.addSuppressed(also);
+            }
+            throw e;
+        }
         Background.await(svWritten);
         long vectors = (long) total * sel.rank();
         record.result("heads", total).result("heads_computed", missing.size()).result("vectors", vectors)
