@@ -45,6 +45,7 @@ public final class SparseCoder {
         final int n;
         final int p;
         final Gemm.Matrix f32;
+        final FloatBuffer view;             // absolute reads only: shared by every thread
         final double maxAtomNorm;
         private OneDnn.PackedB packed;
 
@@ -52,6 +53,7 @@ public final class SparseCoder {
             this.n = n;
             this.p = p;
             this.f32 = Gemm.matrix(data, n, p);
+            this.view = f32.buffer();
             double m = 0;
             for (int j = 0; j < n; j++) {
                 double s = 0;
@@ -236,7 +238,7 @@ public final class SparseCoder {
     double[] atom(int j) {
         int p = atoms.p;
         float[] f = new float[p];
-        atoms.f32.buffer().get(j * p, f, 0, p);
+        atoms.view.get(j * p, f, 0, p);
         double[] d = new double[p];
         for (int c = 0; c < p; c++) d[c] = f[c];
         return d;
