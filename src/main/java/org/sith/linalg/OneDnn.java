@@ -80,7 +80,7 @@ public final class OneDnn {
         return "isa " + isa;
     }
 
-    /** "3.11.0 (OpenMP)". */
+    /** oneDNN's version, "3.11.0". */
     public static String version() {
         if (engine() == null) return "unavailable";
         dnnl_version_t v = dnnl_version();
