@@ -307,16 +307,18 @@ public final class OneDnn {
         }
 
         /**
-         * The primitive for a row count; when oneDNN would want B packed differently for it, the
-         * full-size primitive runs instead (the extra rows are computed and ignored).
+         * The primitive for a row count; when oneDNN would want B packed differently for it, a primitive
+         * for more rows runs instead (the extra rows are computed and ignored): two for a single row,
+         * which oneDNN treats as a matrix-vector product with a layout of its own, else the full size.
          */
         private Step step(int rows) {
             dnnl_primitive_desc pd = rows == b.maxRows ? b.fullPd : matmulDesc(rows, b.n, b.k, true);
             if (pd != b.fullPd && dnnl_memory_desc_equal(dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), b.packedMd) == 0) {
                 dnnl_primitive_desc_destroy(pd);
-                Step full = steps.get(b.maxRows);
-                if (full == null) steps.put(b.maxRows, full = step(b.maxRows));
-                return full;
+                int more = rows == 1 ? 2 : b.maxRows;
+                Step larger = steps.get(more);
+                if (larger == null) steps.put(more, larger = step(more));
+                return larger;
             }
             dnnl_primitive prim = new dnnl_primitive();
             check(dnnl_primitive_create(prim, pd), "bf16 matmul primitive");

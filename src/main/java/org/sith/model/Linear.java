@@ -73,8 +73,7 @@ final class Linear {
             int m = Math.min(max, rows - from);
             for (int i = 0, o = from * in, n = m * in; i < n; i++) h[i] = OneDnn.bf16(x[o + i]);
             product.input().put(h, 0, m * in);
-            // one row is a matrix-vector product, for which oneDNN wants B laid out otherwise: run two (the second is ignored)
-            product.run(m == 1 && max > 1 ? 2 : m);
+            product.run(m);
             product.output().get(y, from * out, m * out);
         }
         Reference.reachabilityFence(ws); // the workspace frees its products when it becomes unreachable

@@ -213,6 +213,30 @@ class CertifiedScoringTest {
         assertFalse(differ == xs.length, "but not everywhere: " + differ);
     }
 
+    /** Products of 1, 2, 5 and all rows (some run by a larger primitive, oneDNN wanting B otherwise) give the same rows. */
+    @Test
+    void everyRowCountGivesTheRowsOfTheFullProduct() {
+        assumeBf16();
+        Random rnd = new Random(5);
+        int n = 300, p = 96, max = 16;
+        float[] d = SparseCoderTest.unitRows(rnd, n, p);
+        OneDnn.Product product = new OneDnn.Product(new OneDnn.PackedB(Gemm.matrix(d, n, p).pointer(), n, p, max));
+        short[] h = new short[max * p];
+        for (int i = 0; i < h.length; i++) h[i] = OneDnn.bf16((float) rnd.nextGaussian());
+        product.input().put(h);
+        product.run(max);
+        float[] full = new float[max * n];
+        new FloatPointer(product.output()).get(full);
+        for (int rows : new int[] {1, 2, 5}) {
+            new FloatPointer(product.output()).put(new float[max * n]);
+            product.run(rows);
+            float[] got = new float[rows * n];
+            new FloatPointer(product.output()).get(got);
+            // the same rows, up to the accumulation order a kernel for another row count may choose
+            assertArrayEquals(Arrays.copyOf(full, rows * n), got, 1e-4f, rows + " rows");
+        }
+    }
+
     @Test
     void bf16IsRefusedOnlyWhereOneDnnCannotLoad() {
         if (OneDnn.unavailable() == null) {
