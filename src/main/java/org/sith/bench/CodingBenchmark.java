@@ -66,22 +66,31 @@ final class CodingBenchmark {
             pr[s].input().put(q);
             pr[s].run(batch);
         }
+        double best = bestGflops(slots, 3, s -> pr[s].run(batch));
+        out.line(String.format(Locale.ROOT, "bf16 product        %d×%d · %d×%d (oneDNN %s, prepacked once, %d MB), %d task(s) × 1 thread: %.0f GFLOP/s",
+                batch, p, p, n, packed.implementation(), packed.bytes() >> 20, slots, best));
+        return best;
+    }
+
+    /**
+     * Best aggregate GFLOP/s over 5 rounds of `slots` concurrent threads, thread s running `product.run(s)`
+     * `repeats` times; each run is one batch×p · p×N product.
+     */
+    private double bestGflops(int slots, int repeats, java.util.function.IntConsumer product) throws InterruptedException {
         double best = 0;
         for (int round = 0; round < 5; round++) {
             Thread[] ts = new Thread[slots];
             long t = System.nanoTime();
             for (int s = 0; s < slots; s++) {
-                OneDnn.Product mine = pr[s];
+                int slot = s;
                 ts[s] = new Thread(() -> {
-                    for (int r = 0; r < 3; r++) mine.run(batch);
+                    for (int r = 0; r < repeats; r++) product.accept(slot);
                 });
                 ts[s].start();
             }
             for (Thread th : ts) th.join();
-            best = Math.max(best, 3.0 * slots * 2.0 * batch * p * n / ((System.nanoTime() - t) / 1e9) / 1e9);
+            best = Math.max(best, (double) repeats * slots * 2.0 * batch * p * n / ((System.nanoTime() - t) / 1e9) / 1e9);
         }
-        out.line(String.format(Locale.ROOT, "bf16 product        %d×%d · %d×%d (oneDNN %s, prepacked once, %d MB), %d task(s) × 1 thread: %.0f GFLOP/s",
-                batch, p, p, n, packed.implementation(), packed.bytes() >> 20, slots, best));
         return best;
     }
 
@@ -92,18 +101,7 @@ final class CodingBenchmark {
         Gemm.Matrix[] o = new Gemm.Matrix[slots];
         for (int s = 0; s < slots; s++) o[s] = new Gemm.Matrix(batch, n);
         Gemm.setBlasThreads(1);
-        double best = 0;
-        for (int round = 0; round < 5; round++) {
-            Thread[] ts = new Thread[slots];
-            long t = System.nanoTime();
-            for (int s = 0; s < slots; s++) {
-                Gemm.Matrix mine = o[s];
-                ts[s] = new Thread(() -> Gemm.sgemm(true, x.pointer(), p, d.pointer(), p, mine.pointer(), n, batch, n, p));
-                ts[s].start();
-            }
-            for (Thread th : ts) th.join();
-            best = Math.max(best, slots * 2.0 * batch * p * n / ((System.nanoTime() - t) / 1e9) / 1e9);
-        }
+        double best = bestGflops(slots, 1, s -> Gemm.sgemm(true, x.pointer(), p, d.pointer(), p, o[s].pointer(), n, batch, n, p));
         Gemm.setBlasThreads(cores);
         out.line(String.format(Locale.ROOT, "f32 product         %d×%d · %d×%d (OpenBLAS cblas_sgemm), %d task(s) × 1 thread: %.0f GFLOP/s",
                 batch, p, p, n, slots, best));
