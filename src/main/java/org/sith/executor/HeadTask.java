@@ -9,21 +9,30 @@ import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.util.LongAccumulator;
-import org.sith.checkpoint.ClipCheckpoint;
 import org.sith.heads.ExplainedVector;
 import org.sith.heads.Explainer;
-import org.sith.heads.HeadBasis;
 import org.sith.heads.JointSpace;
-import org.sith.heads.LayerHeads;
 import org.sith.heads.Side;
+import org.sith.heads.TowerKind;
+import org.sith.heads.TowerSource;
+import org.sith.heads.VectorGroup;
+import org.sith.heads.WorkUnit;
 import org.sith.run.Rows;
 
-/** The executor side of `decompose`: a batch of heads' bases, projected and coded together in products of about batch-rows rows. */
-public final class HeadTask implements FlatMapFunction<Iterator<HeadBatch>, Row> {
+/**
+ * The executor side of `decompose`: a batch of units (heads' VO maps or QK circuits, blocks of MLP neurons), their
+ * vectors projected and coded together in products of about batch-rows rows.
+ */
+public final class HeadTask implements FlatMapFunction<Iterator<UnitBatch>, Row> {
     private static final long serialVersionUID = 1L;
 
     /** What the task needs besides the batches: where the weights are and how to explain them. */
-    public record Settings(String checkpoint, Integer headsOverride, Side side, int rank, String model) implements Serializable {}
+    public record Settings(String checkpoint, Integer headsOverride, Side side, int rank, String model, TowerKind tower) implements Serializable {
+        /** The vision tower (what decompose explained before it had a choice of tower). */
+        public Settings(String checkpoint, Integer headsOverride, Side side, int rank, String model) {
+            this(checkpoint, headsOverride, side, rank, model, TowerKind.VISION);
+        }
+    }
 
     /**
      * Task-side counters: heads done, nanoseconds per phase, the coder's products and their rows, the rows
@@ -68,10 +77,10 @@ public final class HeadTask implements FlatMapFunction<Iterator<HeadBatch>, Row>
     }
 
     @Override
-    public Iterator<Row> call(Iterator<HeadBatch> batches) throws Exception {
+    public Iterator<Row> call(Iterator<UnitBatch> batches) throws Exception {
         long setup = System.nanoTime();
         List<Row> rows = new ArrayList<>();
-        try (ClipCheckpoint ck = ClipCheckpoint.open(s.checkpoint(), conf.get(), s.headsOverride())) {
+        try (TowerSource ck = TowerSource.open(s.tower(), s.checkpoint(), conf.get(), s.headsOverride())) {
             coding.withCoder(coder -> {
                 long products = coder.products();
                 long productRows = coder.productRows();
@@ -79,15 +88,16 @@ public final class HeadTask implements FlatMapFunction<Iterator<HeadBatch>, Row>
                 long rescored = coder.rescoredAtoms();
                 counters.nanos()[4].add(System.nanoTime() - setup);
                 while (batches.hasNext()) {
-                    HeadBatch b = batches.next();
+                    UnitBatch b = batches.next();
                     long t = System.nanoTime();
-                    List<HeadBasis> bases = LayerHeads.bases(ck, b.heads(), s.rank());
+                    List<VectorGroup> groups = new ArrayList<>();
+                    for (WorkUnit u : b.units()) groups.addAll(ck.groups(u, s.side(), s.rank()));
                     counters.nanos()[0].add(System.nanoTime() - t);
                     long[] phases = new long[3];
-                    List<ExplainedVector> explained = Explainer.explain(bases, s.side(), joint.value(), coder, coding.coding().method(),
-                            coding.coding().k(), coding.coding().effectiveLambda(), phases);
+                    List<ExplainedVector> explained = Explainer.explainGroups(groups, java.util.Collections.nCopies(groups.size(), joint.value()), coder,
+                            coding.coding().method(), coding.coding().k(), coding.coding().effectiveLambda(), phases);
                     for (int i = 0; i < 3; i++) counters.nanos()[i + 1].add(phases[i]);
-                    for (ExplainedVector e : explained) rows.add(Rows.decomposed(s.model(), s.side(), coding.coding(), coding.label(), e, coding.dictionary()));
+                    for (ExplainedVector e : explained) rows.add(Rows.decomposed(s.model(), s.tower().label(), coding.coding(), coding.label(), e, coding.dictionary()));
                     counters.heads().add(b.size());
                 }
                 counters.products().add(coder.products() - products);

@@ -32,17 +32,29 @@ public final class Explainer {
      */
     public static List<ExplainedVector> explain(List<HeadBasis> bases, List<JointSpace> joints, Side side,
                                                 SparseCoder coder, Method method, int k, double lambda, long[] nanos) {
+        List<VectorGroup> groups = new ArrayList<>(bases.size());
+        for (HeadBasis b : bases) groups.add(VectorGroup.vo(b, side));
+        return explainGroups(groups, joints, coder, method, k, lambda, nanos);
+    }
+
+    /**
+     * Groups of vectors (heads' sides, blocks of MLP neurons) in one product: group i is mapped into its own joint
+     * space {@code joints.get(i)}, and all vectors are coded together. Adds the nanoseconds spent projecting, coding
+     * and back-projecting to {@code nanos[0..2]}.
+     */
+    public static List<ExplainedVector> explainGroups(List<VectorGroup> groups, List<JointSpace> joints,
+                                                      SparseCoder coder, Method method, int k, double lambda, long[] nanos) {
         long t0 = System.nanoTime();
-        // The float products of the joint map run per head: a row's last bits in a BLAS product can
+        // The float products of the joint map run per group: a row's last bits in a BLAS product can
         // depend on its position in the matrix, and a head's numbers must not depend on which other
         // heads share its batch (--resume recomputes heads in other company). The coder is exact in
         // that sense: it decides near-ties in double.
         List<double[]> vectors = new ArrayList<>();
         List<double[]> targets = new ArrayList<>();
-        for (int h = 0; h < bases.size(); h++) {
-            double[][] w = bases.get(h).side(side);
+        for (int g = 0; g < groups.size(); g++) {
+            double[][] w = groups.get(g).vectors();
             vectors.addAll(List.of(w));
-            targets.addAll(List.of(joints.get(h).toJoint(w)));
+            targets.addAll(List.of(joints.get(g).toJoint(w)));
         }
         double[][] w = vectors.toArray(new double[0][]);
         double[][] x = targets.toArray(new double[0][]);
@@ -50,11 +62,11 @@ public final class Explainer {
         Code[] codes = coder.code(x, method, k, lambda);
         long t2 = System.nanoTime();
         double[] fr = new double[codes.length];
-        for (int start = 0, h = 0; h < bases.size(); start += bases.get(h).rank(), h++) {
-            int r = bases.get(h).rank();
+        for (int start = 0, g = 0; g < groups.size(); start += groups.get(g).size(), g++) {
+            int r = groups.get(g).size();
             double[][] recon = new double[r][];
             for (int i = 0; i < r; i++) recon[i] = codes[start + i].reconstruction();
-            double[] f = joints.get(h).fidelityResidual(recon, java.util.Arrays.copyOfRange(w, start, start + r));
+            double[] f = joints.get(g).fidelityResidual(recon, java.util.Arrays.copyOfRange(w, start, start + r));
             System.arraycopy(f, 0, fr, start, r);
         }
         long t3 = System.nanoTime();
@@ -64,9 +76,10 @@ public final class Explainer {
 
         List<ExplainedVector> out = new ArrayList<>(w.length);
         int i = 0;
-        for (HeadBasis b : bases) {
-            for (int j = 0; j < b.rank(); j++, i++) {
-                out.add(new ExplainedVector(b.layer(), b.head(), j, b.sigma()[j], b.degenerate()[j], w[i], x[i], codes[i], fr[i]));
+        for (VectorGroup b : groups) {
+            for (int j = 0; j < b.size(); j++, i++) {
+                out.add(new ExplainedVector(b.component(), b.layer(), b.head(), b.firstSv() + j, b.side(), b.sigma()[j], b.degenerate()[j],
+                        w[i], x[i], codes[i], fr[i]));
             }
         }
         return out;

@@ -17,21 +17,8 @@ public record VoFactors(int layer, int head, int width, int headDim, double[] va
         int d = width;
         int dh = headDim;
         int first = head * dh;
-        // Both loops walk the row-major weights contiguously (a column walk would miss cache on every read).
-        double[] valueT = new double[d * dh];
-        for (int i = 0; i < dh; i++) {
-            int row = (first + i) * d;
-            double sum = 0;
-            for (int k = 0; k < d; k++) {
-                double f = (double) valueWeight[row + k] * ln1Weight[k];
-                valueT[k * dh + i] = f;
-                sum += f;
-            }
-            if (center) {
-                double mean = sum / d;
-                for (int k = 0; k < d; k++) valueT[k * dh + i] -= mean;
-            }
-        }
+        // Both walk the row-major weights contiguously (a column walk would miss cache on every read).
+        double[] valueT = BlockFactors.foldedRowsT(valueWeight, first, dh, d, ln1Weight, center);
         double[] out = new double[d * dh];
         double[] colSum = new double[dh];
         for (int o = 0; o < d; o++) {

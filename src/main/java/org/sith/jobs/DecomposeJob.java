@@ -25,12 +25,14 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.sith.UserInputException;
-import org.sith.checkpoint.ClipCheckpoint;
 import org.sith.executor.CodingContext;
-import org.sith.executor.HeadBatch;
 import org.sith.executor.HeadTask;
+import org.sith.executor.UnitBatch;
 import org.sith.executor.SerializableConf;
-import org.sith.heads.HeadId;
+import org.sith.heads.Component;
+import org.sith.heads.TowerKind;
+import org.sith.heads.TowerSource;
+import org.sith.heads.WorkUnit;
 import org.sith.heads.JointSpace;
 import org.sith.inputs.ConceptsInput;
 import org.sith.inputs.ImageMeans;
@@ -61,13 +63,34 @@ public final class DecomposeJob {
 
     /** The options of decompose, typed and checked. */
     public record Config(String checkpoint, ConceptsInput concepts, String imageMean, HeadSelection heads, Coding coding,
-                        String modelName, OutputTarget out) implements Serializable {
+                        String modelName, OutputTarget out, TowerKind tower, List<Component> components, ExplainJob.Center center)
+            implements Serializable {
         public Config {
             if (checkpoint == null) throw new UserInputException("decompose needs --checkpoint");
             if (concepts == null) throw new UserInputException("decompose needs --concepts");
             if (heads == null) heads = HeadSelection.DEFAULTS;
             if (coding == null) coding = Coding.DEFAULTS;
             if (out == null) throw new UserInputException("decompose needs --out");
+            if (tower == null) tower = TowerKind.VISION;
+            if (components == null || components.isEmpty()) components = List.of(Component.VO);
+            components = List.copyOf(components);
+            if (tower == TowerKind.TEXT && imageMean != null) {
+                throw new UserInputException("--image-mean applies to the vision tower; --tower text centers its targets with the concept mean (--center concepts|none)");
+            }
+            if (tower == TowerKind.VISION && center != null) {
+                throw new UserInputException("--center applies to --tower text; the vision tower's targets are centered with --image-mean");
+            }
+            if (tower == TowerKind.TEXT && center == null) center = ExplainJob.Center.CONCEPTS;
+        }
+
+        /** The paper's setting: the vision tower's VO maps. */
+        public Config(String checkpoint, ConceptsInput concepts, String imageMean, HeadSelection heads, Coding coding, String modelName, OutputTarget out) {
+            this(checkpoint, concepts, imageMean, heads, coding, modelName, out, null, null, null);
+        }
+
+        /** Whether the outputs carry the `tower` and `component` columns: every setting but the paper's (vision VO). */
+        public boolean kinds() {
+            return tower != TowerKind.VISION || !components.equals(List.of(Component.VO));
         }
     }
 
@@ -81,8 +104,8 @@ public final class DecomposeJob {
      */
     public static HeadStart preflight(Config c, org.apache.hadoop.conf.Configuration conf) {
         Paths.mustExist("checkpoint", c.checkpoint(), conf);
-        try (ClipCheckpoint ck = ClipCheckpoint.open(c.checkpoint(), conf, c.heads().heads())) {
-            c.heads().resolve(ck);
+        try (TowerSource ck = TowerSource.open(c.tower(), c.checkpoint(), conf, c.heads().heads())) {
+            c.heads().resolve(ck.layers(), ck.heads(), ck.headDim(), ck.path());
             float[] projection = ck.projection();
             int d = ck.width();
             int p = ck.projDim();
@@ -156,23 +179,32 @@ public final class DecomposeJob {
         float[] projection;
         double[] mean;
         int p;
-        try (ClipCheckpoint ck = ClipCheckpoint.open(c.checkpoint(), run.hadoopConf(), c.heads().heads())) {
-            sel = c.heads().resolve(ck);
+        int[] mlpWidths;
+        try (TowerSource ck = TowerSource.open(c.tower(), c.checkpoint(), run.hadoopConf(), c.heads().heads())) {
+            sel = c.heads().resolve(ck.layers(), ck.heads(), ck.headDim(), ck.path());
             p = ck.projDim();
             mean = c.imageMean() == null ? null : ImageMeans.read(spark, c.imageMean(), p);
-            lnGamma = ck.lnPostWeight();
-            lnBeta = ck.lnPostBias();
+            lnGamma = ck.lnFinalWeight();
+            lnBeta = ck.lnFinalBias();
             projection = ck.projection();
             int d = ck.width();
             pinv = head.pinv != null ? head.pinv : head.bg.submit(() -> JointSpace.pseudoInverse(projection, d, p));
+            mlpWidths = new int[ck.layers()];
+            if (c.components().contains(Component.MLP)) for (int l : sel.layers()) mlpWidths[l] = ck.mlpWidth(l);
             record.param("model", ModelName.of(c.checkpoint(), c.modelName())).param("layers", sel.layers()).param("heads", sel.heads())
                     .param("head_dim", sel.headDim()).param("width", ck.width()).param("p", p)
-                    .param("layout", ck.layout().name().toLowerCase(Locale.ROOT)).param("side", c.heads().side().label()).param("rank", sel.rank());
+                    .param("layout", ck.layoutName()).param("side", c.heads().side().label()).param("rank", sel.rank());
+            if (c.kinds()) {
+                // (not recorded for the paper's setting, whose parameter_key stays what earlier outputs carry)
+                record.param("tower", c.tower().label()).param("component", Component.label(c.components()));
+                if (c.tower() == TowerKind.TEXT) record.param("center", c.center().name().toLowerCase(Locale.ROOT));
+            }
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
         CodingContext coding = CodingContext.prepare(run, c.concepts(), p, c.coding());
         String model = ModelName.of(c.checkpoint(), c.modelName());
+        if (c.tower() == TowerKind.TEXT && c.center() == ExplainJob.Center.CONCEPTS) mean = coding.dictionary().meanNormalized();
         JointSpace joint = new JointSpace(lnGamma, lnBeta, projection, Background.await(pinv), p, mean);
         run.phase("prepare");
 
@@ -184,7 +216,7 @@ public final class DecomposeJob {
 
         // --resume: the heads already in the outputs and in finished chunks of a run that died
         Path work = new Path(run.work(), key);
-        Set<HeadId> done = new TreeSet<>();
+        Set<WorkUnit> done = new TreeSet<>();
         List<String> chunks = new ArrayList<>();
         boolean existingFinal = run.target().resume() && run.exists("explanations");
         if (run.target().resume()) {
@@ -196,30 +228,32 @@ public final class DecomposeJob {
                     chunks.add(chunk.toString());
                 }
             }
-            if (!chunks.isEmpty()) done.addAll(headIds(spark.read().schema(Schemas.DECOMPOSED).parquet(chunks.toArray(new String[0]))));
+            if (!chunks.isEmpty()) done.addAll(unitIds(spark.read().schema(Schemas.DECOMPOSED).parquet(chunks.toArray(new String[0]))));
         } else {
             run.deleteWork();
         }
-        List<HeadId> missing = new ArrayList<>();
-        for (HeadId h : sel.all()) if (!done.contains(h)) missing.add(h);
+        List<WorkUnit> all = units(c, sel, mlpWidths);
+        List<WorkUnit> missing = new ArrayList<>();
+        for (WorkUnit u : all) if (!done.contains(u)) missing.add(u);
         int resumedChunks = chunks.size();
-        int total = sel.count();
-        if (run.target().resume()) System.err.printf("sith decompose: resuming, %d of %d heads already done%n", total - missing.size(), total);
-        int headsPerBatch = Math.max(1, (c.coding().batchRows() + sel.rank() - 1) / sel.rank());
-        List<HeadBatch> batches = HeadBatch.of(missing, headsPerBatch);
+        int total = all.size();
+        String unitName = c.components().equals(List.of(Component.VO)) ? "heads" : "units";
+        if (run.target().resume()) System.err.printf("sith decompose: resuming, %d of %d %s already done%n", total - missing.size(), total, unitName);
+        java.util.function.ToIntFunction<WorkUnit> rowsOf = u -> u.rows(sel.rank(), mlpWidths[u.layer()]);
+        List<UnitBatch> batches = UnitBatch.of(missing, c.coding().batchRows(), rowsOf);
 
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Broadcast<JointSpace> jointB = jsc.broadcast(joint);
         HeadTask.Counters counters = counters(spark);
-        HeadTask task = new HeadTask(new HeadTask.Settings(c.checkpoint(), c.heads().heads(), c.heads().side(), sel.rank(), model),
+        HeadTask task = new HeadTask(new HeadTask.Settings(c.checkpoint(), c.heads().heads(), c.heads().side(), sel.rank(), model, c.tower()),
                 new SerializableConf(run.hadoopConf()), coding, jointB, counters);
         int slots = Math.max(1, spark.sparkContext().defaultParallelism() / Math.max(1, spark.sparkContext().getConf().getInt("spark.task.cpus", 1)));
         // Each wave is one Spark job writing one resumable chunk (about a second of overhead): at most
         // ~8 waves, each at least 4 batches per task slot.
         int wave = Math.max(4 * slots, (batches.size() + 7) / 8);
-        try (Progress progress = new Progress("sith decompose", "heads", total, total - missing.size(), counters.heads())) {
+        try (Progress progress = new Progress("sith decompose", unitName, total, total - missing.size(), counters.heads())) {
             for (int start = 0, w = chunks.size(); start < batches.size(); start += wave, w++) {
-                List<HeadBatch> slice = batches.subList(start, Math.min(batches.size(), start + wave));
+                List<UnitBatch> slice = batches.subList(start, Math.min(batches.size(), start + wave));
                 JavaRDD<Row> rows = jsc.parallelize(slice, slice.size()).mapPartitions(task);
                 String chunk = new Path(work, String.format(Locale.ROOT, CHUNK + "%05d-%s", w, UUID.randomUUID().toString().substring(0, 8))).toString();
                 // A chunk is work in progress, read back only by this command: its values are written plain, without
@@ -244,19 +278,22 @@ public final class DecomposeJob {
         record.result("rescored_per_choice", choices == 0 ? null : (double) counters.rescoredAtoms().value() / choices);
 
         Dataset<Row> fresh = spark.read().schema(Schemas.DECOMPOSED).parquet(chunks.toArray(new String[0]));
-        Dataset<Row> expl = fresh.select(Schemas.explanationColumns());
-        Dataset<Row> sv = fresh.select(Schemas.singularVectorColumns());
+        boolean kinds = c.kinds();
+        Dataset<Row> expl = fresh.select(Schemas.explanationColumns(kinds));
+        Dataset<Row> sv = fresh.select(Schemas.singularVectorColumns(kinds));
         if (existingFinal) {
-            expl = expl.unionByName(spark.read().parquet(run.existing("explanations")).select(Schemas.explanationColumns()));
-            sv = sv.unionByName(spark.read().parquet(run.existing("singular_vectors")).select(col("model"), col("layer"), col("head"),
+            expl = expl.unionByName(spark.read().parquet(run.existing("explanations")).select(Schemas.explanationColumns(kinds)));
+            List<org.apache.spark.sql.Column> svCols = new ArrayList<>(List.of(col("model"), col("layer"), col("head"),
                     col("sv"), col("side"), col("sigma"), col("vector"), col("joint")));
+            if (kinds) for (String k : Schemas.KIND_COLUMNS) svCols.add(col(k));
+            sv = sv.unionByName(spark.read().parquet(run.existing("singular_vectors")).select(svCols.toArray(new org.apache.spark.sql.Column[0])));
         }
         // Read from the chunk files, the rows need no shuffle: one task reads, sorts and writes each output (one
         // file per layer folder, one of singular_vectors), the bytes a repartition by layer would write. The two
         // run as concurrent jobs, singular_vectors/ (the larger) from the head start's thread.
         Dataset<Row> svOut = sv;
         Future<?> svWritten = head.bg.submit(() -> {
-            svOut.coalesce(1).sortWithinPartitions("layer", "head", "sv").write().parquet(run.staged("singular_vectors"));
+            svOut.coalesce(1).sortWithinPartitions(Schemas.sortColumns(svOut)).write().parquet(run.staged("singular_vectors"));
             return null;
         });
         try {
@@ -271,9 +308,10 @@ public final class DecomposeJob {
             throw e;
         }
         Background.await(svWritten);
-        long vectors = (long) total * sel.rank();
-        record.result("heads", total).result("heads_computed", missing.size()).result("vectors", vectors)
-                .result("heads_resumed", total - missing.size()).result("chunks_resumed", resumedChunks)
+        long vectors = 0;
+        for (WorkUnit u : all) vectors += rowsOf.applyAsInt(u);
+        record.result(unitName, total).result(unitName + "_computed", missing.size()).result("vectors", vectors)
+                .result(unitName + "_resumed", total - missing.size()).result("chunks_resumed", resumedChunks)
                 .result("chunks_written", chunks.size() - resumedChunks);
         run.phase("write");
         run.commit();
@@ -297,14 +335,32 @@ public final class DecomposeJob {
         }
     }
 
-    static Set<HeadId> headIds(Dataset<Row> df) {
-        Set<HeadId> s = new TreeSet<>();
-        for (Row r : df.select("layer", "head").distinct().collectAsList()) s.add(new HeadId(r.getInt(0), r.getInt(1)));
+    /** Every unit of the selection: per layer, the components in order vo, mlp, qk. */
+    static List<WorkUnit> units(Config c, HeadSelection.Resolved sel, int[] mlpWidths) {
+        List<WorkUnit> out = new ArrayList<>();
+        for (int l : sel.layers()) {
+            for (Component comp : c.components()) {
+                int n = comp == Component.MLP ? (mlpWidths[l] + WorkUnit.NEURON_BLOCK - 1) / WorkUnit.NEURON_BLOCK : sel.heads();
+                for (int i = 0; i < n; i++) out.add(new WorkUnit(comp, l, i));
+            }
+        }
+        java.util.Collections.sort(out);
+        return out;
+    }
+
+    /** The units whose rows a table holds (rows without a component, from before there was a choice, are VO). */
+    static Set<WorkUnit> unitIds(Dataset<Row> df) {
+        Dataset<Row> k = Schemas.withKinds(df);
+        Set<WorkUnit> s = new TreeSet<>();
+        for (Row r : k.selectExpr("coalesce(component, 'vo')", "layer", "head", "case when component = 'mlp' then sv end").distinct().collectAsList()) {
+            s.add(WorkUnit.ofRow(Component.of(r.getString(0)), r.getInt(1), r.isNullAt(2) ? null : r.getInt(2), r.isNullAt(3) ? 0 : r.getInt(3)));
+        }
         return s;
     }
 
+
     /** The heads of the outputs an earlier run committed, when that run's parameters were these. */
-    private static Set<HeadId> existingHeads(JobRun run, String key) {
+    private static Set<WorkUnit> existingHeads(JobRun run, String key) {
         Path record = new Path(run.existing("explanations"), "_run.json");
         JsonNode earlier = RunRecord.read(record, run.hadoopConf());
         JsonNode k = earlier == null ? null : earlier.at("/parameters/parameter_key");
@@ -313,8 +369,8 @@ public final class DecomposeJob {
             throw new UserInputException("--resume: " + run.existing("explanations") + " was made from other inputs or parameters (its _run.json "
                     + (theirs == null ? "has no parameter_key" : "parameter_key " + theirs + " differs from " + key) + "); use --overwrite to replace it");
         }
-        Set<HeadId> s = headIds(run.spark().read().parquet(run.existing("explanations")));
-        s.retainAll(headIds(run.spark().read().parquet(run.existing("singular_vectors"))));
+        Set<WorkUnit> s = unitIds(run.spark().read().parquet(run.existing("explanations")));
+        s.retainAll(unitIds(run.spark().read().parquet(run.existing("singular_vectors"))));
         return s;
     }
 

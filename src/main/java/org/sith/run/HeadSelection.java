@@ -30,12 +30,17 @@ public record HeadSelection(LayerSpec layers, Integer heads, Side side, Integer 
 
     /** The selection on one model: layers in range, rank within the head width. */
     public Resolved resolve(VisionWeights model) {
-        int[] ls = layers.resolve(model.layers(), model.path());
-        int r = rank == null ? model.headDim() : rank;
-        if (r > model.headDim()) {
-            throw new UserInputException("--rank " + r + " is above the head width " + model.headDim() + " of " + model.path());
+        return resolve(model.layers(), model.heads(), model.headDim(), model.path());
+    }
+
+    /** The selection on a tower of {@code layers} blocks of {@code heads} heads of width {@code headDim}. */
+    public Resolved resolve(int modelLayers, int modelHeads, int headDim, String path) {
+        int[] ls = layers.resolve(modelLayers, path);
+        int r = rank == null ? headDim : rank;
+        if (r > headDim) {
+            throw new UserInputException("--rank " + r + " is above the head width " + headDim + " of " + path);
         }
-        return new Resolved(ls, model.heads(), model.headDim(), r);
+        return new Resolved(ls, modelHeads, headDim, r);
     }
 
     /** The layers, the model's head count and width, and the vectors kept per head. */

@@ -8,7 +8,6 @@ import org.apache.spark.sql.RowFactory;
 import org.sith.coding.Code;
 import org.sith.concepts.ConceptDictionary;
 import org.sith.heads.ExplainedVector;
-import org.sith.heads.Side;
 import org.sith.io.FloatBits;
 import org.sith.linalg.Vec;
 
@@ -27,11 +26,12 @@ public final class Rows {
     }
 
     /** A row of {@link Schemas#DECOMPOSED}: the two float32 vectors as their little-endian bytes. */
-    public static Row decomposed(String model, Side side, Coding coding, String dictionary, ExplainedVector e, ConceptDictionary dict) {
+    public static Row decomposed(String model, String tower, Coding coding, String dictionary, ExplainedVector e, ConceptDictionary dict) {
         Code c = e.code();
-        return RowFactory.create(model, null, e.layer(), e.head(), e.sv(), side.label(), e.sigma(),
+        return RowFactory.create(model, null, e.layer(), e.head() < 0 ? null : e.head(), e.sv(), e.side(), e.sigma(),
                 coding.methodLabel(), coding.effectiveLambda(), coding.k(), concepts(c, dict), c.fidelity(), e.fidelityResidual(), c.coherence(),
-                e.degenerate(), dictionary, FloatBits.toLittleEndian(Vec.toFloat(e.vector())), FloatBits.toLittleEndian(Vec.toFloat(e.joint())));
+                e.degenerate(), dictionary, tower, e.component().label(),
+                FloatBits.toLittleEndian(Vec.toFloat(e.vector())), FloatBits.toLittleEndian(Vec.toFloat(e.joint())));
     }
 
     /** A row of {@link Schemas#EXPLANATIONS} for an arbitrary input vector (`explain`). */

@@ -129,6 +129,8 @@ public final class Schemas {
 
     static {
         List<StructField> f = new ArrayList<>(Arrays.asList(EXPLANATIONS.fields()));
+        f.add(createStructField("tower", StringType, true));
+        f.add(createStructField("component", StringType, true));
         f.add(createStructField("sv_vector", BinaryType, false));
         f.add(createStructField("sv_joint", BinaryType, false));
         DECOMPOSED = createStructType(f);
@@ -140,6 +142,21 @@ public final class Schemas {
      */
     private static final UserDefinedFunction FLOATS = functions.udf((UDF1<byte[], float[]>) FloatBits::fromLittleEndian,
             createArrayType(FloatType, true));
+
+    /**
+     * The two columns SPEC §3b adds, `tower` (vision/text) and `component` (vo/mlp/qk). Outputs of the paper's setting
+     * (vision VO) are written without them, byte for byte as before they existed; a reader takes a missing column as
+     * vision / vo ({@link #withKinds}).
+     */
+    public static final List<String> KIND_COLUMNS = List.of("tower", "component");
+
+    /** A read output with the kind columns: as stored, or filled with vision / vo where they are absent. */
+    public static org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> withKinds(org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> df) {
+        List<String> names = Arrays.asList(df.columns());
+        if (!names.contains("tower")) df = df.withColumn("tower", functions.lit("vision"));
+        if (!names.contains("component")) df = df.withColumn("component", functions.lit("vo"));
+        return df;
+    }
 
     /** One file per layer folder, rows sorted: identical inputs give byte-identical files. */
     public static void writeExplanations(org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> expl, String path, int nLayers) {
@@ -153,17 +170,43 @@ public final class Schemas {
      * byte; a computed Dataset would be computed in that one task, so it is not for those.
      */
     public static void writeExplanationsOfFiles(org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> expl, String path) {
-        expl.coalesce(1).sortWithinPartitions("layer", "head", "sv", "vector").write().partitionBy("layer").parquet(path);
+        expl.coalesce(1).sortWithinPartitions(sortColumns(expl)).write().partitionBy("layer").parquet(path);
+    }
+
+    /**
+     * The order of decompose's rows: layer, head, sv, vector, and with the kind columns also component and side (a VO
+     * vector and a QK pair share a layer, head and sv; null heads, MLP neurons, come first).
+     */
+    public static Column[] sortColumns(org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> df) {
+        List<String> names = Arrays.asList(df.columns());
+        List<Column> c = new ArrayList<>();
+        for (String n : new String[] {"layer", "head", "sv", "vector", "component", "side"}) if (names.contains(n)) c.add(functions.col(n));
+        return c.toArray(new Column[0]);
     }
 
     public static Column[] explanationColumns() {
-        return Arrays.stream(EXPLANATIONS.fieldNames()).map(functions::col).toArray(Column[]::new);
+        return explanationColumns(false);
+    }
+
+    /** The explanations/ columns, with `tower` and `component` last when {@code kinds}. */
+    public static Column[] explanationColumns(boolean kinds) {
+        List<Column> c = new ArrayList<>();
+        for (String n : EXPLANATIONS.fieldNames()) c.add(functions.col(n));
+        if (kinds) for (String n : KIND_COLUMNS) c.add(functions.col(n));
+        return c.toArray(new Column[0]);
     }
 
     public static Column[] singularVectorColumns() {
-        return new Column[] {
+        return singularVectorColumns(false);
+    }
+
+    /** The singular_vectors/ columns of decompose's work rows, with `tower` and `component` last when {@code kinds}. */
+    public static Column[] singularVectorColumns(boolean kinds) {
+        List<Column> c = new ArrayList<>(List.of(
             functions.col("model"), functions.col("layer"), functions.col("head"), functions.col("sv"),
             functions.col("side"), functions.col("sigma"),
-            FLOATS.apply(functions.col("sv_vector")).as("vector"), FLOATS.apply(functions.col("sv_joint")).as("joint")};
+            FLOATS.apply(functions.col("sv_vector")).as("vector"), FLOATS.apply(functions.col("sv_joint")).as("joint")));
+        if (kinds) for (String n : KIND_COLUMNS) c.add(functions.col(n));
+        return c.toArray(new Column[0]);
     }
 }

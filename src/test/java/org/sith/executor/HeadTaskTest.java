@@ -17,7 +17,8 @@ import org.sith.checkpoint.SafeTensors;
 import org.sith.checkpoint.SafeTensorsWriter;
 import org.sith.concepts.ConceptDictionary;
 import org.sith.demo.SyntheticClip;
-import org.sith.heads.HeadId;
+import org.sith.heads.Component;
+import org.sith.heads.WorkUnit;
 import org.sith.heads.JointSpace;
 import org.sith.heads.Side;
 import org.sith.run.Coding;
@@ -46,7 +47,7 @@ class HeadTaskTest extends SparkTestBase {
         }
         HeadTask.Counters counters = HeadTask.Counters.register(spark.sparkContext());
         HeadTask.Settings settings = new HeadTask.Settings(ck, null, Side.RIGHT, 4, "m");
-        List<HeadBatch> batch = List.of(new HeadBatch(List.of(new HeadId(0, 0), new HeadId(0, 1))));
+        List<UnitBatch> batch = List.of(new UnitBatch(List.of(new WorkUnit(Component.VO, 0, 0), new WorkUnit(Component.VO, 0, 1))));
         int before = SafeTensors.openHandles();
 
         Broadcast<ConceptDictionary> good = jsc.broadcast(dict);
