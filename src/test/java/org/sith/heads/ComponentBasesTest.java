@@ -177,15 +177,8 @@ class ComponentBasesTest {
         double[] fcb = vector(prefix + "mlp.c_fc.bias");
         double[][] proj = matrix(prefix + "mlp.c_proj.weight");
         double[] projb = vector(prefix + "mlp.c_proj.bias");
-        double[] g = vector(prefix + "ln_2.weight");
-        double[] b = vector(prefix + "ln_2.bias");
         int d = x.length;
-        double mean = 0;
-        for (double v : x) mean += v / d;
-        double var = 0;
-        for (double v : x) var += (v - mean) * (v - mean) / d;
-        double[] ln = new double[d];
-        for (int k = 0; k < d; k++) ln[k] = (x[k] - mean) / Math.sqrt(var + 1e-5) * g[k] + b[k];
+        double[] ln = ln2(prefix, x);
         double[] h = new double[fc.length];
         for (int i = 0; i < h.length; i++) {
             double z = fcb[i] + (i == neuron ? fcBiasBump : 0);
@@ -242,6 +235,14 @@ class ComponentBasesTest {
     /** Neuron i's pre-activation on x. */
     static double zOf(String prefix, double[] x, int neuron) {
         double[][] fc = matrix(prefix + "mlp.c_fc.weight");
+        double[] ln = ln2(prefix, x);
+        double z = vector(prefix + "mlp.c_fc.bias")[neuron];
+        for (int k = 0; k < x.length; k++) z += fc[neuron][k] * ln[k];
+        return z;
+    }
+
+    /** The block's LN2 on x: biased variance, ε = 1e-5, affine. */
+    static double[] ln2(String prefix, double[] x) {
         double[] g = vector(prefix + "ln_2.weight");
         double[] b = vector(prefix + "ln_2.bias");
         int d = x.length;
@@ -249,8 +250,8 @@ class ComponentBasesTest {
         for (double v : x) mean += v / d;
         double var = 0;
         for (double v : x) var += (v - mean) * (v - mean) / d;
-        double z = vector(prefix + "mlp.c_fc.bias")[neuron];
-        for (int k = 0; k < d; k++) z += fc[neuron][k] * ((x[k] - mean) / Math.sqrt(var + 1e-5) * g[k] + b[k]);
-        return z;
+        double[] ln = new double[d];
+        for (int k = 0; k < d; k++) ln[k] = (x[k] - mean) / Math.sqrt(var + 1e-5) * g[k] + b[k];
+        return ln;
     }
 }
