@@ -23,7 +23,7 @@ final class ReportCommand implements Command<ReportJob.Config> {
 
     @Override
     public String summary() {
-        return "One self-contained report/index.html (heat maps, concepts, thumbnails, edits, zero-shot, retrieval, diff) of the outputs under --out.";
+        return "One self-contained report/index.html (heat maps, concepts, thumbnails, QK pairs, MLP neurons, the text tower, edits, zero-shot, retrieval, diff) of the outputs under --out.";
     }
 
     @Override
