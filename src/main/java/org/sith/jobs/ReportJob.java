@@ -23,7 +23,6 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.sith.UserInputException;
 import org.sith.executor.SerializableConf;
-import org.sith.heads.VectorId;
 import org.sith.inputs.ImageSets;
 import org.sith.inputs.OutputFolders;
 import org.sith.io.Fs;
@@ -33,6 +32,7 @@ import org.sith.report.Thumbnails;
 import org.sith.run.JobRun;
 import org.sith.run.OutputTarget;
 import org.sith.run.RunRecord;
+import org.sith.run.Schemas;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -54,10 +54,13 @@ public final class ReportJob {
     public static final int DEFAULT_THUMBS = 3;
     public static final int DEFAULT_THUMB_SIZE = 64;
     public static final String DEFAULT_TITLE = "SITH report";
+    /** MLP neurons shown per layer (the largest σ first); the rest are counted. */
+    public static final int DEFAULT_NEURONS = 20;
 
     /** {@code in}: the Parquet folders to show instead of those under {@code out} (where report/ is written). */
-    public record Config(String in, String images, int thumbs, int thumbSize, String title, OutputTarget out) implements java.io.Serializable {
+    public record Config(String in, String images, int thumbs, int thumbSize, String title, int neurons, OutputTarget out) implements java.io.Serializable {
         public Config {
+            if (neurons < 1) throw new UserInputException("--neurons " + neurons + " must be at least 1");
             if (thumbs < 0) throw new UserInputException("--thumbs " + thumbs + " must be 0 or more");
             if (thumbSize < 1) throw new UserInputException("--thumb-size " + thumbSize + " must be at least 1");
             if (title == null) title = DEFAULT_TITLE;
@@ -122,16 +125,18 @@ public final class ReportJob {
         data.put("sources", sources);
         Strings concepts = new Strings();
         Strings images = new Strings();
-        Map<VectorId, List<Object[]>> matches = matches(byKind.get(Kind.MATCHES), p.thumbs(), images);
+        Map<String, List<Object[]>> matches = matches(byKind.get(Kind.MATCHES), p.thumbs(), images);
         int vectors = 0;
+        int rendered = 0;
         List<Object> expl = new ArrayList<>();
         for (Source s : byKind.getOrDefault(Kind.EXPLANATIONS, List.of())) {
-            Map<String, Object> e = explanations(s, concepts, matches);
+            Map<String, Object> e = explanations(s, concepts, matches, p.neurons());
             vectors += (Integer) e.remove("count");
+            rendered += (Integer) e.remove("rendered");
             expl.add(e);
         }
         data.put("explanations", expl);
-        data.put("eager", vectors <= EAGER_VECTORS);
+        data.put("eager", rendered <= EAGER_VECTORS);
         data.put("edits", rows(byKind.get(Kind.EDITS), concepts, "layer", "head", "sv", "alpha", "sigma", "selection", "relevance", "concepts"));
         data.put("zeroshot", rows(byKind.get(Kind.ZEROSHOT), concepts, "model", "scope", "name", "images", "correct", "accuracy", "worst_group_accuracy"));
         data.put("retrieval", rows(byKind.get(Kind.RETRIEVAL), concepts, "model", "checkpoint", "metric", "k", "queries", "value"));
@@ -155,7 +160,7 @@ public final class ReportJob {
             o.write(bytes);
         }
         int thumbs = (int) imgs.stream().filter(m -> m.get("src") != null).count();
-        record.param("thumbs", p.thumbs()).param("thumb_size", p.thumbSize()).param("images", root).result("shown", shown).result("ignored", ignored)
+        record.param("thumbs", p.thumbs()).param("neurons", p.neurons()).param("thumb_size", p.thumbSize()).param("images", root).result("shown", shown).result("ignored", ignored)
                 .result("vectors", vectors).result("thumbnails", thumbs).result("unreadable_images", unreadable).result("bytes", bytes.length);
         run.commit();
         return new Result(new Path(run.existing("report"), "index.html").toString(), bytes.length, vectors, thumbs, unreadable, shown, ignored);
@@ -195,51 +200,116 @@ public final class ReportJob {
         return new java.math.BigDecimal(d).round(new java.math.MathContext(4)).doubleValue();
     }
 
-    static VectorId key(Object layer, Object head, Object sv) {
-        return new VectorId(((Number) layer).intValue(), ((Number) head).intValue(), ((Number) sv).intValue());
+    /**
+     * A matched vector's key: component (`vo`, or `mlp` with head null), layer, head, sv. matches/ written before the
+     * component column existed hold VO vectors only.
+     */
+    static String key(Object component, Object layer, Object head, Object sv) {
+        return (component == null ? "vo" : component) + "/" + layer + "/" + head + "/" + sv;
     }
 
     /** Per vector: [image index, score] pairs by rank, the first {@code thumbs}. */
-    static Map<VectorId, List<Object[]>> matches(List<Source> sources, int thumbs, Strings images) {
-        Map<VectorId, List<Object[]>> out = new HashMap<>();
+    static Map<String, List<Object[]>> matches(List<Source> sources, int thumbs, Strings images) {
+        Map<String, List<Object[]>> out = new HashMap<>();
         if (sources == null || thumbs == 0) return out;
         for (Source s : sources) {
-            List<Row> rows = s.df().filter(functions.col("rank").leq(thumbs)).select("layer", "head", "sv", "rank", "image", "score")
-                    .orderBy("layer", "head", "sv", "rank").collectAsList();
+            Dataset<Row> df = s.df();
+            org.apache.spark.sql.Column component = Arrays.asList(df.columns()).contains("component") ? functions.col("component") : functions.lit("vo");
+            List<Row> rows = df.filter(functions.col("rank").leq(thumbs)).select(component.as("component"), functions.col("layer"), functions.col("head"),
+                    functions.col("sv"), functions.col("rank"), functions.col("image"), functions.col("score"))
+                    .orderBy("component", "layer", "head", "sv", "rank").collectAsList();
             for (Row r : rows) {
-                out.computeIfAbsent(key(r.get(0), r.get(1), r.get(2)), k -> new ArrayList<>()).add(new Object[] {images.of(r.getString(4)), r4(r.get(5))});
+                out.computeIfAbsent(key(r.get(0), r.get(1), r.get(2), r.get(3)), k -> new ArrayList<>()).add(new Object[] {images.of(r.getString(5)), r4(r.get(6))});
             }
         }
         return out;
     }
 
-    static Map<String, Object> explanations(Source s, Strings concepts, Map<VectorId, List<Object[]>> matches) {
-        Dataset<Row> df = s.df();
+    /** The parts of an explanations/ folder (SPEC §3b): VO heads, QK pairs and MLP neurons of each tower. */
+    static final class Tower {
+        final TreeMap<Integer, TreeMap<Integer, Map<String, List<Object>>>> vo = new TreeMap<>();
+        /** layer → head → sv → {sigma, query explanation, key explanation}. */
+        final TreeMap<Integer, TreeMap<Integer, TreeMap<Integer, Map<String, Object>>>> qk = new TreeMap<>();
+        final List<Object> mlp = new ArrayList<>();
+    }
+
+    /** Concepts of one explanation as [concept index, weight, ...]. */
+    private static List<Object> conceptList(Row r, int i, Strings concepts) {
+        List<Object> c = new ArrayList<>();
+        for (Row k : r.<Row>getList(i)) {
+            c.add(concepts.of(k.getString(k.fieldIndex("concept"))));
+            c.add(r4(k.get(k.fieldIndex("weight"))));
+        }
+        return c;
+    }
+
+    private static List<Object> flatMatches(List<Object[]> m) {
+        List<Object> flat = new ArrayList<>();
+        if (m != null) for (Object[] pair : m) flat.addAll(Arrays.asList(pair));
+        return flat;
+    }
+
+    /**
+     * One explanations/ folder as the page draws it. Rows without a vector identity (explain's input vectors) are listed
+     * by row; the vision tower's VO vectors by layer and head, as before SPEC §3b (and under the same keys, so a default
+     * run's page is unchanged); QK rows as query/key pairs per head; MLP neurons per layer, the {@code neurons} largest by
+     * σ with the number left out; the text tower's rows under `text`. Outputs without `tower`/`component` are vision VO.
+     */
+    static Map<String, Object> explanations(Source s, Strings concepts, Map<String, List<Object[]>> matches, int neurons) {
+        Dataset<Row> df = Schemas.withKinds(s.df());
         boolean hasRes = Arrays.asList(df.columns()).contains("fidelity_residual");
         boolean hasDeg = Arrays.asList(df.columns()).contains("degenerate");
         boolean hasVector = Arrays.asList(df.columns()).contains("vector");
-        List<Row> rows = df.select(functions.col("layer"), functions.col("head"), functions.col("sv"), functions.col("sigma"), functions.col("fidelity"),
+        org.apache.spark.sql.Column tower = functions.coalesce(functions.col("tower"), functions.lit("vision"));
+        org.apache.spark.sql.Column component = functions.coalesce(functions.col("component"), functions.lit("vo"));
+        org.apache.spark.sql.Column side = Arrays.asList(df.columns()).contains("side") ? functions.col("side") : functions.lit(null).cast("string");
+        df = df.select(functions.col("layer"), functions.col("head"), functions.col("sv"), functions.col("sigma"), functions.col("fidelity"),
                 hasRes ? functions.col("fidelity_residual") : functions.lit(null).as("r"), functions.col("coherence"),
                 hasDeg ? functions.col("degenerate") : functions.lit(false).as("d"), functions.col("concepts"),
-                (hasVector ? functions.col("vector") : functions.lit(null).cast("int")).as("v"))
-                .orderBy(functions.col("layer").asc_nulls_last(), functions.col("head"), functions.col("sv"), functions.col("v").asc_nulls_last()).collectAsList();
-        TreeMap<Integer, TreeMap<Integer, Map<String, List<Object>>>> layers = new TreeMap<>();
+                (hasVector ? functions.col("vector") : functions.lit(null).cast("int")).as("v"), tower.as("t"), component.as("c"), side.as("s"));
+        // an input vector (explain's rows): no layer or sv, or no head where a head is needed
+        org.apache.spark.sql.Column input = functions.col("layer").isNull().or(functions.col("sv").isNull())
+                .or(functions.col("head").isNull().and(functions.col("c").notEqual("mlp")));
+        org.apache.spark.sql.Column mlp = functions.not(input).and(functions.col("c").equalTo("mlp"));
+        List<Row> rows = df.filter(functions.not(mlp))
+                .orderBy(functions.col("layer").asc_nulls_last(), functions.col("head"), functions.col("sv"), functions.col("v").asc_nulls_last(),
+                        functions.col("t"), functions.col("c"), functions.col("s"))
+                .collectAsList();
+        Map<String, Tower> towers = new LinkedHashMap<>();
+        towers.put("vision", new Tower());
+        towers.put("text", new Tower());
         List<Object> inputVectors = new ArrayList<>();
         int inputCount = 0;
+        int rendered = 0;
+        TreeMap<String, Integer> skipped = new TreeMap<>();
         for (Row r : rows) {
-            List<Object> c = new ArrayList<>();
-            for (Row k : r.<Row>getList(8)) {
-                c.add(concepts.of(k.getString(k.fieldIndex("concept"))));
-                c.add(r4(k.get(k.fieldIndex("weight"))));
-            }
+            List<Object> c = conceptList(r, 8, concepts);
             if (r.isNullAt(0) || r.isNullAt(1) || r.isNullAt(2)) {
                 inputCount++;
                 if (inputVectors.size() < MAX_INPUT_VECTORS) {
                     inputVectors.add(map("vector", r.get(9), "fid", r4(r.get(4)), "coh", r4(r.get(6)), "c", c));
+                    rendered++;
                 }
                 continue;
             }
-            Map<String, List<Object>> h = layers.computeIfAbsent(r.getInt(0), x -> new TreeMap<>()).computeIfAbsent(r.getInt(1), x -> new LinkedHashMap<>());
+            Tower t = towers.get(r.getString(10));
+            String comp = r.getString(11);
+            if (t == null || !(comp.equals("vo") || comp.equals("qk"))) {
+                skipped.merge(r.getString(10) + " " + comp, 1, Integer::sum);
+                continue;
+            }
+            if (comp.equals("qk")) {
+                Map<String, Object> pair = t.qk.computeIfAbsent(r.getInt(0), x -> new TreeMap<>()).computeIfAbsent(r.getInt(1), x -> new TreeMap<>())
+                        .computeIfAbsent(r.getInt(2), x -> new LinkedHashMap<>());
+                if (pair.isEmpty()) rendered++;
+                pair.putIfAbsent("sigma", r.isNullAt(3) ? null : sig4(r.getDouble(3)));
+                String which = "key".equals(r.getString(12)) ? "k" : "q";
+                pair.put(which, map("fid", r4(r.get(4)), "res", r4(r.get(5)), "coh", r4(r.get(6)), "c", c));
+                if (!r.isNullAt(7) && r.getBoolean(7)) pair.put("deg", true);
+                continue;
+            }
+            rendered++;
+            Map<String, List<Object>> h = t.vo.computeIfAbsent(r.getInt(0), x -> new TreeMap<>()).computeIfAbsent(r.getInt(1), x -> new LinkedHashMap<>());
             h.computeIfAbsent("sv", x -> new ArrayList<>()).add(r.getInt(2));
             h.computeIfAbsent("sigma", x -> new ArrayList<>()).add(r.isNullAt(3) ? null : sig4(r.getDouble(3)));
             h.computeIfAbsent("fid", x -> new ArrayList<>()).add(r4(r.get(4)));
@@ -247,13 +317,32 @@ public final class ReportJob {
             h.computeIfAbsent("coh", x -> new ArrayList<>()).add(r4(r.get(6)));
             if (!r.isNullAt(7) && r.getBoolean(7)) h.computeIfAbsent("deg", x -> new ArrayList<>()).add(r.getInt(2));
             h.computeIfAbsent("c", x -> new ArrayList<>()).add(c);
-            List<Object[]> m = matches.get(key(r.get(0), r.get(1), r.get(2)));
-            List<Object> flat = new ArrayList<>();
-            if (m != null) for (Object[] pair : m) flat.addAll(Arrays.asList(pair));
-            h.computeIfAbsent("m", x -> new ArrayList<>()).add(flat);
+            // images are matched to vision vectors only
+            h.computeIfAbsent("m", x -> new ArrayList<>()).add(flatMatches(t == towers.get("vision") ? matches.get(key("vo", r.get(0), r.get(1), r.get(2))) : null));
         }
+        int mlpCount = mlpNeurons(df.filter(mlp), neurons, concepts, matches, towers);
+        for (Object layer : towers.get("vision").mlp) rendered += ((List<?>) ((Map<?, ?>) layer).get("sv")).size();
+        for (Object layer : towers.get("text").mlp) rendered += ((List<?>) ((Map<?, ?>) layer).get("sv")).size();
+
+        List<String> models = s.df().select("model").distinct().orderBy("model").as(org.apache.spark.sql.Encoders.STRING()).collectAsList();
+        Map<String, Object> out = map("name", s.folder().name(), "models", models, "layers", voLayers(towers.get("vision")), "vectors", inputVectors,
+                "vector_count", inputCount, "count", rows.size() + mlpCount, "rendered", rendered);
+        // keys of SPEC §3b's rows only when there are such rows: a default run's page is the one it always was
+        Tower vision = towers.get("vision");
+        if (!vision.qk.isEmpty()) out.put("qk", qkLayers(vision));
+        if (!vision.mlp.isEmpty()) out.put("mlp", vision.mlp);
+        Tower text = towers.get("text");
+        if (!text.vo.isEmpty() || !text.qk.isEmpty() || !text.mlp.isEmpty()) {
+            out.put("text", map("layers", voLayers(text), "qk", qkLayers(text), "mlp", text.mlp));
+        }
+        if (!skipped.isEmpty()) out.put("skipped", skipped);
+        return out;
+    }
+
+    /** The VO heads of a tower by layer, as the page's heat maps and head tables take them. */
+    private static List<Object> voLayers(Tower t) {
         List<Object> layerList = new ArrayList<>();
-        layers.forEach((layer, heads) -> {
+        t.vo.forEach((layer, heads) -> {
             List<Object> hl = new ArrayList<>();
             heads.forEach((head, cols) -> {
                 Map<String, Object> h = new LinkedHashMap<>();
@@ -264,9 +353,80 @@ public final class ReportJob {
             });
             layerList.add(map("layer", layer, "heads", hl));
         });
-        List<String> models = df.select("model").distinct().orderBy("model").as(org.apache.spark.sql.Encoders.STRING()).collectAsList();
-        return map("name", s.folder().name(), "models", models, "layers", layerList, "vectors", inputVectors, "vector_count", inputCount,
-                "count", rows.size());
+        return layerList;
+    }
+
+    /** QK pairs per layer and head: sv, σ, and the query and key explanations (null when that side is absent). */
+    private static List<Object> qkLayers(Tower t) {
+        List<Object> layerList = new ArrayList<>();
+        t.qk.forEach((layer, heads) -> {
+            List<Object> hl = new ArrayList<>();
+            heads.forEach((head, pairs) -> {
+                Map<String, Object> h = map("head", head, "sv", new ArrayList<>(pairs.keySet()));
+                List<Object> sigma = new ArrayList<>();
+                List<Object> q = new ArrayList<>();
+                List<Object> k = new ArrayList<>();
+                List<Object> deg = new ArrayList<>();
+                pairs.forEach((sv, pair) -> {
+                    sigma.add(pair.get("sigma"));
+                    q.add(pair.get("q"));
+                    k.add(pair.get("k"));
+                    if (pair.containsKey("deg")) deg.add(sv);
+                });
+                h.put("sigma", sigma);
+                h.put("q", q);
+                h.put("k", k);
+                if (!deg.isEmpty()) h.put("deg", deg);
+                hl.add(h);
+            });
+            layerList.add(map("layer", layer, "heads", hl));
+        });
+        return layerList;
+    }
+
+    /**
+     * MLP neurons (SPEC §3b): per tower, layer and side, the {@code neurons} largest by σ (the norm of the neuron's centered
+     * write or read vector; ties: lower neuron first) and how many there are; the ranking runs in Spark, so only the
+     * shown rows reach the driver. Returns the number of MLP rows.
+     */
+    private static int mlpNeurons(Dataset<Row> df, int neurons, Strings concepts, Map<String, List<Object[]>> matches, Map<String, Tower> towers) {
+        org.apache.spark.sql.expressions.WindowSpec part = org.apache.spark.sql.expressions.Window.partitionBy("t", "layer", "s");
+        List<Row> rows = df.withColumn("rk", functions.row_number().over(part.orderBy(functions.col("sigma").desc_nulls_last(), functions.col("sv"))))
+                .withColumn("n", functions.count(functions.lit(1)).over(part))
+                .filter(functions.col("rk").leq(neurons))
+                .orderBy(functions.col("t"), functions.col("layer"), functions.col("s").desc_nulls_first(), functions.col("rk")).collectAsList();
+        Map<String, Map<String, Object>> groups = new LinkedHashMap<>();
+        int total = 0;
+        for (Row r : rows) {
+            Tower t = towers.get(r.getString(10));
+            String side = r.isNullAt(12) ? "right" : r.getString(12);
+            String g = r.getString(10) + "/" + r.getInt(0) + "/" + side;
+            Map<String, Object> layer = groups.get(g);
+            if (layer == null) {
+                if (t == null) continue;
+                layer = map("layer", r.getInt(0), "side", side, "total", r.getLong(r.fieldIndex("n")), "sv", new ArrayList<>(), "sigma", new ArrayList<>(),
+                        "fid", new ArrayList<>(), "res", new ArrayList<>(), "coh", new ArrayList<>(), "c", new ArrayList<>(), "m", new ArrayList<>());
+                groups.put(g, layer);
+                t.mlp.add(layer);
+                total += (int) r.getLong(r.fieldIndex("n"));
+            }
+            add(layer, "sv", r.getInt(2));
+            add(layer, "sigma", r.isNullAt(3) ? null : sig4(r.getDouble(3)));
+            add(layer, "fid", r4(r.get(4)));
+            add(layer, "res", r4(r.get(5)));
+            add(layer, "coh", r4(r.get(6)));
+            add(layer, "c", conceptList(r, 8, concepts));
+            add(layer, "m", flatMatches(t == towers.get("vision") ? matches.get(key("mlp", r.get(0), null, r.get(2))) : null));
+        }
+        for (Map<String, Object> layer : groups.values()) {
+            if (((List<?>) layer.get("m")).stream().allMatch(x -> ((List<?>) x).isEmpty())) layer.remove("m");
+        }
+        return total;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static void add(Map<String, Object> m, String key, Object v) {
+        ((List<Object>) m.get(key)).add(v);
     }
 
     /** The named columns (those present) of every source of a kind, each row tagged with its source's name. */

@@ -10,9 +10,12 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.sith.UserInputException;
 import org.sith.inputs.OutputFolders;
+import org.sith.run.Schemas;
 
 /**
- * `sql`: every output folder registered as a temporary view named after it, then the user's query.
+ * `sql`: every output folder registered as a temporary view named after it, then the user's query. Views of
+ * explanations/, singular_vectors/ and matches/ carry the `tower`/`component` columns whether or not the files do
+ * ({@link #withKinds}).
  * The views live in a session of their own (sharing the SparkContext), so nothing leaks into the caller's.
  */
 public final class SqlJob {
@@ -40,7 +43,7 @@ public final class SqlJob {
         SparkSession session = spark.newSession();
         for (OutputFolders.Folder f : folders) {
             try {
-                session.read().parquet(f.path()).createOrReplaceTempView(f.name());
+                withKinds(session.read().parquet(f.path())).createOrReplaceTempView(f.name());
             } catch (RuntimeException e) {
                 throw new UserInputException(f.path() + ": not readable as Parquet: " + firstLine(e));
             }
@@ -50,6 +53,23 @@ public final class SqlJob {
         } catch (Exception e) { // AnalysisException is a checked exception in Java's eyes
             throw userError(e, folders);
         }
+    }
+
+    /**
+     * An output as its view shows it: explanations/ and singular_vectors/ always with SPEC §3b's `tower` and `component`
+     * (written only by runs other than the paper's vision VO; absent, they are vision / vo), and matches/ with its
+     * `component` (vo when absent), so one query covers outputs written with and without them. Other folders as stored.
+     */
+    static Dataset<Row> withKinds(Dataset<Row> df) {
+        java.util.Set<String> cols = java.util.Set.of(df.columns());
+        if (cols.containsAll(List.of("layer", "head", "sv", "concepts", "fidelity", "sigma"))
+                || cols.containsAll(List.of("layer", "head", "sv", "side", "sigma", "joint"))) {
+            return Schemas.withKinds(df);
+        }
+        if (cols.containsAll(List.of("layer", "head", "sv", "rank", "image", "score")) && !cols.contains("component")) {
+            return df.withColumn("component", org.apache.spark.sql.functions.lit("vo"));
+        }
+        return df;
     }
 
     /**

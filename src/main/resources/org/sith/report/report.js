@@ -57,57 +57,83 @@
   }
 
   // ---------------------------------------------------------------- explanations
+  // Ids: "s<source>" for the vision tower's VO heads (s0-L3-H1-V0), "s<source>-text" for the text tower's,
+  // with "-qk" and "-mlp" after them for QK pairs and MLP neurons.
   D.explanations.forEach(function (src, si) {
-    var s = section("expl-" + si, "Explanations" + (D.explanations.length > 1 ? ": " + src.name : ""));
-    s.append(el("p", {"class": "muted", text: "model " + src.models.join(", ") + " · " + src.layers.length + " layer(s). "
-        + "Each cell is one singular vector (columns, by σ rank) of one head (rows), coloured by fidelity; click a cell to open its head."}));
-    s.append(legend("fidelity", "0", "1"));
-    src.layers.forEach(function (layer) {
-      var ls = el("div", {"class": "layer", id: "s" + si + "-L" + layer.layer}, el("h3", {text: "Layer " + layer.layer}));
-      ls.append(heatmap(si, layer));
-      layer.heads.forEach(function (h) { ls.append(headSection(si, layer, h)); });
-      s.append(ls);
-    });
-    if (src.vectors.length) {
-      s.append(el("h3", {text: "Explained input vectors (" + src.vector_count + ")"}));
-      var t = el("table", {"class": "inputs"}, el("tr", {}, el("th", {text: "vector"}), el("th", {text: "fidelity"}), el("th", {text: "coherence"}), el("th", {text: "concepts (weight)"})));
-      src.vectors.forEach(function (v) {
-        t.append(el("tr", {}, el("td", {"class": "num", text: v.vector}), el("td", {"class": "num", text: fmt(v.fid, 3)}), el("td", {"class": "num", text: fmt(v.coh, 3)}), conceptCell(v.c)));
-      });
-      s.append(t);
-      if (src.vector_count > src.vectors.length) s.append(el("p", {"class": "muted", text: "first " + src.vectors.length + " shown"}));
+    var suffix = D.explanations.length > 1 ? ": " + src.name : "";
+    var more = !!(src.qk || src.mlp || src.text);
+    if (!more || src.layers.length || src.vectors.length) {
+      var s = section("expl-" + si, (more ? "Attention heads (VO) · vision tower" : "Explanations") + suffix);
+      s.append(el("p", {"class": "muted", text: "model " + src.models.join(", ") + " · " + src.layers.length + " layer(s). "
+          + "Each cell is one singular vector (columns, by σ rank) of one head (rows), coloured by fidelity; click a cell to open its head."}));
+      if (src.layers.length || !more) voLayers(s, "s" + si, src.layers, "h3", "");
+      if (src.vectors.length) {
+        s.append(el("h3", {text: "Explained input vectors (" + src.vector_count + ")"}));
+        var t = el("table", {"class": "inputs"}, el("tr", {}, el("th", {text: "vector"}), el("th", {text: "fidelity"}), el("th", {text: "coherence"}), el("th", {text: "concepts (weight)"})));
+        src.vectors.forEach(function (v) {
+          t.append(el("tr", {}, el("td", {"class": "num", text: v.vector}), el("td", {"class": "num", text: fmt(v.fid, 3)}), el("td", {"class": "num", text: fmt(v.coh, 3)}), conceptCell(v.c)));
+        });
+        s.append(t);
+        if (src.vector_count > src.vectors.length) s.append(el("p", {"class": "muted", text: "first " + src.vectors.length + " shown"}));
+      }
+    }
+    if (src.qk) qkLayers(section("qk-" + si, "QK circuits · vision tower" + suffix), "s" + si + "-qk", src.qk, "h3");
+    if (src.mlp) mlpLayers(section("mlp-" + si, "MLP neurons · vision tower" + suffix), "s" + si + "-mlp", src.mlp, "h3");
+    if (src.text) {
+      var ts = section("text-" + si, "Text tower" + suffix);
+      ts.setAttribute("class", "tower-text");
+      ts.append(el("p", {"class": "muted", text: "model " + src.models.join(", ") + " · the text transformer's blocks, explained in the joint space through ln_final and text_projection (SPEC §3b)."}));
+      if (src.text.layers.length) {
+        ts.append(el("h3", {text: "Attention heads (VO) · text tower"}));
+        voLayers(ts, "s" + si + "-text", src.text.layers, "h4", "text ");
+      }
+      if (src.text.qk.length) qkLayers(ts, "s" + si + "-text-qk", src.text.qk, "h4", el("h3", {text: "QK circuits · text tower"}));
+      if (src.text.mlp.length) mlpLayers(ts, "s" + si + "-text-mlp", src.text.mlp, "h4", el("h3", {text: "MLP neurons · text tower"}));
+    }
+    if (src.skipped) {
+      root.append(el("p", {"class": "note", text: "not shown (unknown tower or component): " + Object.keys(src.skipped).map(function (k) { return k + " " + src.skipped[k]; }).join(", ")}));
     }
   });
 
-  function heatmap(si, layer) {
+  function voLayers(s, p, layers, hn, what) {
+    s.append(legend("fidelity", "0", "1"));
+    layers.forEach(function (layer) {
+      var ls = el("div", {"class": "layer", id: p + "-L" + layer.layer}, el(hn, {text: "Layer " + layer.layer}));
+      ls.append(heatmap(p, layer, what));
+      layer.heads.forEach(function (h) { ls.append(headSection(p, layer, h)); });
+      s.append(ls);
+    });
+  }
+
+  function heatmap(p, layer, what) {
     var heads = layer.heads, cols = 0;
     heads.forEach(function (h) { cols = Math.max(cols, h.sv[h.sv.length - 1] + 1); });
     var cw = 9, ch = 14, left = 30, top = 14;
-    var svg = sv("svg", {"class": "heat", width: left + cols * cw, height: top + heads.length * ch, role: "img", "aria-label": "fidelity of layer " + layer.layer});
+    var svg = sv("svg", {"class": "heat", width: left + cols * cw, height: top + heads.length * ch, role: "img", "aria-label": "fidelity of " + what + "layer " + layer.layer});
     for (var j = 0; j < cols; j += 8) svg.append(sv("text", {x: left + j * cw, y: 10}, "" + j));
     heads.forEach(function (h, r) {
       svg.append(sv("text", {x: 0, y: top + r * ch + 10}, "h" + h.head));
       h.sv.forEach(function (s, i) {
         var rect = sv("rect", {x: left + s * cw, y: top + r * ch, width: cw - 1, height: ch - 1, fill: colour(h.fid[i]), "class": "cell",
           "data-layer": layer.layer, "data-head": h.head, "data-sv": s});
-        rect.append(sv("title", {}, "layer " + layer.layer + " head " + h.head + " sv " + s + ": fidelity " + fmt(h.fid[i], 3) + ", σ " + h.sigma[i]
+        rect.append(sv("title", {}, what + "layer " + layer.layer + " head " + h.head + " sv " + s + ": fidelity " + fmt(h.fid[i], 3) + ", σ " + h.sigma[i]
             + " — " + conceptText(h.c[i], 3)));
         svg.append(rect);
       });
     });
     svg.addEventListener("click", function (e) {
       var t = e.target.closest("rect");
-      if (t) openHead(si, t.getAttribute("data-layer"), t.getAttribute("data-head"), t.getAttribute("data-sv"));
+      if (t) openHead(p, t.getAttribute("data-layer"), t.getAttribute("data-head"), t.getAttribute("data-sv"));
     });
     return svg;
   }
 
-  function headSection(si, layer, h) {
-    var d = el("details", {"class": "head", id: "s" + si + "-L" + layer.layer + "-H" + h.head},
+  function headSection(p, layer, h) {
+    var d = el("details", {"class": "head", id: p + "-L" + layer.layer + "-H" + h.head},
       el("summary", {}, el("b", {text: "head " + h.head}), " · " + h.sv.length + " vectors · mean fidelity " + fmt(mean(h.fid), 3) + " · ",
         el("span", {"class": "muted", text: "sv " + h.sv[0] + ": " + conceptText(h.c[0], 3)})));
     var filled = false;
-    d.fill = function () { if (!filled) { filled = true; d.append(headTable(si, layer, h)); } };
+    d.fill = function () { if (!filled) { filled = true; d.append(headTable(p, layer, h)); } };
     if (D.eager) d.fill(); else d.addEventListener("toggle", d.fill);
     return d;
   }
@@ -118,39 +144,110 @@
     return td;
   }
 
-  function headTable(si, layer, h) {
+  function imagesCell(m) {
+    var td = el("td", {"class": "images"});
+    for (var k = 0; k < m.length; k += 2) {
+      var im = IM[m[k]];
+      td.append(im.src ? el("img", {"class": "thumb", src: im.src, alt: im.id, title: im.id + " (score " + m[k + 1] + ")"})
+                       : el("span", {"class": "nothumb", title: "not readable", text: im.id}));
+    }
+    return td;
+  }
+
+  function headTable(p, layer, h) {
     var t = el("table", {"class": "vectors"});
     var head = el("tr", {});
     ["sv", "σ", "fidelity", "residual", "coherence", "concepts (weight)"].concat(h.m ? ["top images"] : []).forEach(function (x) { head.append(el("th", {text: x})); });
     t.append(head);
     h.sv.forEach(function (s, i) {
-      var tr = el("tr", {"class": "vec", id: "s" + si + "-L" + layer.layer + "-H" + h.head + "-V" + s});
+      var tr = el("tr", {"class": "vec", id: p + "-L" + layer.layer + "-H" + h.head + "-V" + s});
       var first = el("td", {"class": "num", text: s});
       if (h.deg && h.deg.indexOf(s) >= 0) first.append(el("span", {"class": "badge", title: "σ tied with a neighbour: only the span is defined", text: "deg"}));
       tr.append(first, el("td", {"class": "num", text: h.sigma[i]}),
         el("td", {"class": "num"}, el("span", {"class": "sw", style: "background:" + colour(h.fid[i])}), fmt(h.fid[i], 3)),
         el("td", {"class": "num", text: fmt(h.res[i], 3)}), el("td", {"class": "num", text: fmt(h.coh[i], 3)}), conceptCell(h.c[i]));
-      if (h.m) {
-        var td = el("td", {"class": "images"}), m = h.m[i];
-        for (var k = 0; k < m.length; k += 2) {
-          var im = IM[m[k]];
-          td.append(im.src ? el("img", {"class": "thumb", src: im.src, alt: im.id, title: im.id + " (score " + m[k + 1] + ")"})
-                           : el("span", {"class": "nothumb", title: "not readable", text: im.id}));
-        }
-        tr.append(td);
-      }
+      if (h.m) tr.append(imagesCell(h.m[i]));
       t.append(tr);
     });
     return t;
   }
 
-  function openHead(si, layer, head, s) {
-    var d = document.getElementById("s" + si + "-L" + layer + "-H" + head);
+  function openHead(p, layer, head, s) {
+    var d = document.getElementById(p + "-L" + layer + "-H" + head);
     if (!d) return;
     d.fill(); d.open = true;
-    var row = document.getElementById("s" + si + "-L" + layer + "-H" + head + "-V" + s);
+    var row = document.getElementById(p + "-L" + layer + "-H" + head + "-V" + s);
     document.querySelectorAll("tr.hit").forEach(function (r) { r.classList.remove("hit"); });
     if (row) { row.classList.add("hit"); row.scrollIntoView({block: "center"}); } else d.scrollIntoView();
+  }
+
+  // QK circuits: for each head, its pairs (a_j, b_j) as "attends from <query concepts> to <key concepts>"
+  function pairText(e) {
+    if (!e) return el("span", {"class": "muted", text: "—"});
+    var span = el("span", {"class": "side"}), any = false;
+    for (var i = 0; i < e.c.length; i += 2) {
+      if (!(e.c[i + 1] > 0)) continue;
+      span.append(el("span", {"class": "concept"}, C[e.c[i]] + " ", el("small", {text: fmt(e.c[i + 1], 2)})));
+      any = true;
+    }
+    if (!any) span.append(el("span", {"class": "muted", text: "(no concept)"}));
+    return span;
+  }
+  function qkLayers(s, p, layers, hn, heading) {
+    if (heading) s.append(heading);
+    s.append(el("p", {"class": "muted", text: "Each pair j of a head's QK map B_h = Wq_hᵀ·Wk_h = Σ σ_j a_j b_jᵀ: a token whose residual reads like the query side a_j "
+        + "attends to tokens that offer the key side b_j. Pairs by σ rank; fidelity of the query / key explanation."}));
+    layers.forEach(function (layer) {
+      var ls = el("div", {"class": "layer", id: p + "-L" + layer.layer}, el(hn, {text: "Layer " + layer.layer}));
+      layer.heads.forEach(function (h) {
+        var d = el("details", {"class": "head qkhead", id: p + "-L" + layer.layer + "-H" + h.head},
+          el("summary", {}, el("b", {text: "head " + h.head}), " · " + h.sv.length + " pairs · ",
+            el("span", {"class": "muted", text: "sv " + h.sv[0] + ": attends from " + (h.q[0] ? conceptText(h.q[0].c, 2) : "—") + " to " + (h.k[0] ? conceptText(h.k[0].c, 2) : "—")})));
+        var filled = false;
+        d.fill = function () {
+          if (filled) return;
+          filled = true;
+          var t = el("table", {"class": "qk"}, el("tr", {}, el("th", {text: "sv"}), el("th", {text: "σ"}), el("th", {text: "attends from (query) … to (key)"}),
+            el("th", {text: "fidelity q / k"})));
+          h.sv.forEach(function (sv_, i) {
+            var first = el("td", {"class": "num", text: sv_});
+            if (h.deg && h.deg.indexOf(sv_) >= 0) first.append(el("span", {"class": "badge", title: "σ tied with a neighbour: only the span is defined", text: "deg"}));
+            t.append(el("tr", {"class": "qkpair", id: p + "-L" + layer.layer + "-H" + h.head + "-V" + sv_}, first, el("td", {"class": "num", text: h.sigma[i]}),
+              el("td", {"class": "pair"}, "attends from ", el("span", {"class": "q"}, pairText(h.q[i])), " to ", el("span", {"class": "k"}, pairText(h.k[i]))),
+              el("td", {"class": "num", text: fmt(h.q[i] && h.q[i].fid, 3) + " / " + fmt(h.k[i] && h.k[i].fid, 3)})));
+          });
+          d.append(t);
+        };
+        if (D.eager) d.fill(); else d.addEventListener("toggle", d.fill);
+        ls.append(d);
+      });
+      s.append(ls);
+    });
+  }
+
+  // MLP neurons: per layer (and side), the largest σ first, with how many more there are
+  function mlpLayers(s, p, layers, hn, heading) {
+    if (heading) s.append(heading);
+    s.append(el("p", {"class": "muted", text: "Per layer, the neurons with the largest σ (the norm of the neuron's centered write vector, or read vector for side left) "
+        + "and their concepts."}));
+    layers.forEach(function (L) {
+      var id = p + "-L" + L.layer + (L.side === "right" ? "" : "-" + L.side);
+      var ls = el("div", {"class": "layer mlp-layer", id: id}, el(hn, {text: "Layer " + L.layer + (L.side === "right" ? "" : " · " + L.side + " (read directions)")}));
+      ls.append(el("p", {"class": "muted", text: "top " + L.sv.length + " of " + L.total + " neurons by σ"}));
+      var t = el("table", {"class": "neurons"}), hr = el("tr", {});
+      ["neuron", "σ", "fidelity", "residual", "coherence", "concepts (weight)"].concat(L.m ? ["top images"] : []).forEach(function (x) { hr.append(el("th", {text: x})); });
+      t.append(hr);
+      L.sv.forEach(function (n, i) {
+        var tr = el("tr", {"class": "neuron", id: id + "-N" + n}, el("td", {"class": "num", text: n}), el("td", {"class": "num", text: L.sigma[i]}),
+          el("td", {"class": "num"}, el("span", {"class": "sw", style: "background:" + colour(L.fid[i])}), fmt(L.fid[i], 3)),
+          el("td", {"class": "num", text: fmt(L.res[i], 3)}), el("td", {"class": "num", text: fmt(L.coh[i], 3)}), conceptCell(L.c[i]));
+        if (L.m) tr.append(imagesCell(L.m[i]));
+        t.append(tr);
+      });
+      ls.append(t);
+      if (L.total > L.sv.length) ls.append(el("p", {"class": "muted more", text: "… and " + (L.total - L.sv.length) + " more neurons with smaller σ"}));
+      s.append(ls);
+    });
   }
 
   // ---------------------------------------------------------------- edits: σ before and after, per edited head
@@ -277,8 +374,8 @@
     });
     ds.append(dt);
   }
-  // a link to #s0-L23-H8 or #s0-L23-H8-V0 opens that head (and marks the vector)
-  var target = /^#s(\d+)-L(\d+)-H(\d+)(?:-V(\d+))?$/.exec(location.hash);
+  // a link to #s0-L23-H8 or #s0-L23-H8-V0 opens that head (and marks the vector); likewise #s0-qk-…, #s0-text-…, #s0-text-qk-…
+  var target = /^#(s\d+(?:-text)?(?:-qk)?)-L(\d+)-H(\d+)(?:-V(\d+))?$/.exec(location.hash);
   if (target) openHead(target[1], target[2], target[3], target[4]);
   document.body.setAttribute("data-rendered", "true");
 })();

@@ -193,4 +193,66 @@ class ExplainTest extends SparkTestBase {
             assertEquals(expected[i], r.<Row>getList(r.fieldIndex("concepts")).get(0).getInt(0), "vector " + i);
         }
     }
+
+    /**
+     * SPEC §3b: a singular_vectors/ of `decompose --component all` (VO, QK query/key, MLP neurons with head null) as
+     * `--vectors`. Its `joint` column is the target decompose coded, so with `--center none` and the same coder, row i of
+     * explain's output has the concepts of the decompose explanation of row i of the folder (in file order): the rows are
+     * neither dropped nor shuffled nor read from the d-wide `vector` column, and each carries its tower and component. The
+     * paper's default singular_vectors/ (no such columns) still gives explanations/ without them.
+     */
+    @Test
+    void aSingularVectorsFolderWithTowerAndComponentIsExplainedRowByRow() throws Exception {
+        Path demo = tmp.resolve("demo");
+        assertEquals(0, cli("demo", "--out", demo.toString()).status());
+        Path all = tmp.resolve("all");
+        Run d = cli("decompose", "--checkpoint", demo.resolve("model/demo-clip.safetensors").toString(), "--concepts", demo.resolve("concepts").toString(),
+                "--component", "all", "--layers", "3", "--out", all.toString());
+        assertEquals(0, d.status(), d.stderr());
+        Path out = tmp.resolve("explained");
+        Run e = cli("explain", "--vectors", all.resolve("singular_vectors").toString(), "--concepts", demo.resolve("concepts").toString(),
+                "--center", "none", "--out", out.toString());
+        assertEquals(0, e.status(), e.stderr());
+
+        List<Row> inputs = spark.read().parquet(all.resolve("singular_vectors").toString())
+                .selectExpr("tower", "component", "layer", "head", "sv", "side", "_metadata.file_path AS f", "_metadata.row_index AS r").orderBy("f", "r")
+                .collectAsList();
+        assertEquals(256 + 2 * 256 + 1024, inputs.size(), "layer 3: VO, QK query and key, MLP neurons");
+        assertTrue(inputs.stream().anyMatch(r -> r.isNullAt(3)), "MLP rows have no head");
+        java.util.Map<String, List<Integer>> decomposed = new java.util.HashMap<>();
+        for (Row r : spark.read().parquet(all.resolve("explanations").toString()).selectExpr("tower", "component", "layer", "head", "sv", "side",
+                "transform(concepts, c -> c.id) AS ids").collectAsList()) {
+            decomposed.put(identity(r), r.getList(6));
+        }
+        assertEquals(inputs.size(), decomposed.size());
+        List<Row> explained = spark.read().parquet(out.resolve("explanations").toString())
+                .selectExpr("vector", "tower", "component", "layer", "head", "sv", "transform(concepts, c -> c.id) AS ids").orderBy("vector").collectAsList();
+        assertEquals(inputs.size(), explained.size());
+        Set<String> components = new HashSet<>();
+        for (int i = 0; i < inputs.size(); i++) {
+            Row x = explained.get(i);
+            Row in = inputs.get(i);
+            assertEquals(i, x.getInt(0));
+            assertEquals(in.getString(0), x.getString(1), "tower of row " + i);
+            assertEquals(in.getString(1), x.getString(2), "component of row " + i);
+            assertTrue(x.isNullAt(3) && x.isNullAt(4) && x.isNullAt(5), "layer, head, sv stay null for explain's rows");
+            assertEquals(decomposed.get(identity(in)), x.getList(6), "concepts of row " + i + " (" + identity(in) + ")");
+            components.add(x.getString(2));
+        }
+        assertEquals(Set.of("vo", "qk", "mlp"), components);
+        // as decompose writes them: last in the files (Spark lists the partition column, layer, after them)
+        List<String> cols = new ArrayList<>(List.of(spark.read().parquet(out.resolve("explanations").toString()).columns()));
+        cols.remove("layer");
+        assertEquals(List.of("tower", "component"), cols.subList(cols.size() - 2, cols.size()), cols.toString());
+
+        Path plain = tmp.resolve("plain");
+        assertEquals(0, cli("explain", "--vectors", demo.resolve("singular_vectors").toString(), "--concepts", demo.resolve("concepts").toString(),
+                "--out", plain.toString()).status());
+        List<String> plainCols = List.of(spark.read().parquet(plain.resolve("explanations").toString()).columns());
+        assertFalse(plainCols.contains("tower") || plainCols.contains("component"), plainCols.toString());
+    }
+
+    private static String identity(Row r) {
+        return r.get(0) + "/" + r.get(1) + "/" + r.get(2) + "/" + r.get(3) + "/" + r.get(4) + "/" + r.get(5);
+    }
 }

@@ -54,6 +54,18 @@ class SqlTest extends SparkTestBase {
             + "FROM read_parquet('%s/matches/*.parquet') m JOIN %s e ON m.layer = e.layer AND m.head = e.head AND m.sv = e.sv "
             + "WHERE m.layer = 3 AND m.head = 1 AND m.sv = 0 ORDER BY m.rank";
 
+    /** The README's query of SPEC §3b's rows: the QK pairs with the largest σ, what the query side looks for and the key side offers. */
+    static final String QK_PAIRS = "SELECT q.tower, q.layer, q.head, q.sv, round(q.sigma, 4) AS sigma,\n"
+            + "       q.concepts[0].concept AS looks_for, k.concepts[0].concept AS attends_to\n"
+            + "FROM explanations q JOIN explanations k\n"
+            + "  ON q.tower = k.tower AND q.layer = k.layer AND q.head = k.head AND q.sv = k.sv\n"
+            + "WHERE q.component = 'qk' AND q.side = 'query' AND k.component = 'qk' AND k.side = 'key'\n"
+            + "ORDER BY q.sigma DESC, q.tower, q.layer, q.head, q.sv LIMIT 10";
+    static final String QK_PAIRS_DUCK = "SELECT q.tower, q.layer, q.head, q.sv, round(q.sigma, 4) AS sigma, q.concepts[1].concept, k.concepts[1].concept "
+            + "FROM %1$s q JOIN %1$s k ON q.tower = k.tower AND q.layer = k.layer AND q.head = k.head AND q.sv = k.sv "
+            + "WHERE q.component = 'qk' AND q.side = 'query' AND k.component = 'qk' AND k.side = 'key' "
+            + "ORDER BY q.sigma DESC, q.tower, q.layer, q.head, q.sv LIMIT 10";
+
     @BeforeAll
     static void outputs() throws Exception {
         out = tmp.resolve("run");
@@ -156,6 +168,56 @@ class SqlTest extends SparkTestBase {
         }
         // the demo's planted concepts lead layer 3, the matched vector has 3 images
         assertEquals(3, duck(String.format(TOP_IMAGES_DUCK, out, explanations())).size());
+    }
+
+    /**
+     * SPEC §3b: explanations/ of the paper's setting are written without `tower` and `component`; their views have them
+     * (vision / vo), so one query covers a default output and a `decompose --component all` output. Also the README's QK
+     * query on the latter, against DuckDB.
+     */
+    @Test
+    void towerAndComponentWorkAcrossADefaultAndAComponentAllOutput() throws Exception {
+        Path all = tmp.resolve("all");
+        Run d = cli("decompose", "--checkpoint", out.resolve("model/demo-clip.safetensors").toString(), "--concepts", out.resolve("concepts").toString(),
+                "--component", "all", "--layers", "3", "--out", all.toString());
+        assertEquals(0, d.status(), d.stderr());
+        String allExpl = "read_parquet('" + all + "/explanations/**/*.parquet', hive_partitioning = true)";
+        assertTrue(duck("SELECT * FROM read_parquet('" + out + "/explanations/**/*.parquet', hive_partitioning = true) LIMIT 0").isEmpty());
+        try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement()) {
+            ResultSet cols = s.executeQuery("SELECT count(*) FROM (DESCRIBE SELECT * FROM " + explanations() + ") WHERE column_name IN ('tower', 'component')");
+            cols.next();
+            assertEquals(0, cols.getInt(1), "the default output has no kind columns in its files");
+        }
+
+        String across = "SELECT run, tower, component, side, count(*) AS n FROM (\n"
+                + "  SELECT 'paper' AS run, tower, component, side FROM paper WHERE layer = 3\n"
+                + "  UNION ALL SELECT 'every', tower, component, side FROM every WHERE layer = 3)\n"
+                + "GROUP BY run, tower, component, side ORDER BY run, component, side";
+        Run run = cli("sql", "--in", "paper=" + out.resolve("explanations") + ",every=" + all.resolve("explanations"), "--format", "csv", across);
+        assertEquals(0, run.status(), run.stderr());
+        List<List<String>> rows = parseCsv(run.stdout());
+        assertEquals(List.of("run", "tower", "component", "side", "n"), rows.get(0));
+        List<List<Object>> want = duck("SELECT run, tower, component, side, count(*) AS n FROM ("
+                + "SELECT 'paper' AS run, 'vision' AS tower, 'vo' AS component, side FROM " + explanations() + " WHERE layer = 3 "
+                + "UNION ALL SELECT 'every', tower, component, side FROM " + allExpl + " WHERE layer = 3) "
+                + "GROUP BY run, tower, component, side ORDER BY run, component, side");
+        assertSameRows(want, rows.subList(1, rows.size()), across);
+        assertEquals(List.of("every", "vision", "mlp", "right", "1024"), rows.get(1), "one row per MLP neuron of layer 3");
+        assertEquals(List.of("paper", "vision", "vo", "right", String.valueOf(4 * 64)), rows.get(rows.size() - 1));
+
+        // the views of the other outputs of a default run: singular_vectors/ as explanations/, matches/ with its component
+        Run kinds = cli("sql", "--out", out.toString(), "--format", "csv", "SELECT 's' AS v, tower, component, count(*) AS n FROM singular_vectors GROUP BY 1, 2, 3 "
+                + "UNION ALL SELECT 'm', 'vision', component, count(*) FROM matches GROUP BY 1, 2, 3 ORDER BY 1 DESC");
+        assertEquals(0, kinds.status(), kinds.stderr());
+        assertEquals("v,tower,component,n\r\ns,vision,vo," + 4 * 4 * 64 + "\r\nm,vision,vo,"
+                + duck("SELECT count(*) FROM read_parquet('" + out + "/matches/*.parquet')").get(0).get(0) + "\r\n", kinds.stdout());
+
+        Run qk = cli("sql", "--out", all.toString(), "--format", "csv", QK_PAIRS);
+        assertEquals(0, qk.status(), qk.stderr());
+        List<List<String>> pairs = parseCsv(qk.stdout());
+        assertEquals(List.of("tower", "layer", "head", "sv", "sigma", "looks_for", "attends_to"), pairs.get(0));
+        assertSameRows(duck(String.format(QK_PAIRS_DUCK, allExpl)), pairs.subList(1, pairs.size()), QK_PAIRS);
+        assertEquals(11, pairs.size());
     }
 
     @Test
