@@ -96,6 +96,20 @@ public final class Schemas {
         createStructField("image", StringType, false),
         createStructField("score", DoubleType, false)});
 
+    /**
+     * matches/ of a run that is not the paper's default (`match-images --component mlp|all`): as {@link #MATCHES} plus
+     * `component` (`vo`, or `mlp` with head null and sv the neuron).
+     */
+    public static final StructType MATCHES_WITH_COMPONENT = createStructType(new StructField[] {
+        createStructField("model", StringType, false),
+        createStructField("layer", IntegerType, false),
+        createStructField("head", IntegerType, true),
+        createStructField("sv", IntegerType, false),
+        createStructField("rank", IntegerType, false),
+        createStructField("image", StringType, false),
+        createStructField("score", DoubleType, false),
+        createStructField("component", StringType, false)});
+
     /** SPEC §10 diff_heads: one row per head; NaN-valued (undefined) quantities are null. */
     public static final StructType DIFF_HEADS = createStructType(new StructField[] {
         createStructField("layer", IntegerType, false),
