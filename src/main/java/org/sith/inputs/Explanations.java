@@ -50,7 +50,11 @@ public final class Explanations {
      * text tower and of other components are skipped. Each must be a vector of {@code model}; none at all is an error.
      */
     public static TreeMap<VectorId, Explained> read(SparkSession spark, String path, VisionWeights model) {
-        Contents c = readAll(spark, path, model);
+        return requireVo(readAll(spark, path, model), path);
+    }
+
+    /** The folder's vision VO vectors; none is an error saying what the folder has instead. */
+    public static TreeMap<VectorId, Explained> requireVo(Contents c, String path) {
         if (c.vo().isEmpty()) throw new UserInputException("--explanations " + path + " has no vision VO vector (" + describe(c) + ")");
         return c.vo();
     }

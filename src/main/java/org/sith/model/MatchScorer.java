@@ -26,7 +26,7 @@ public final class MatchScorer implements VisionTower.Probe {
     public record MlpNeurons(int layer, int[] neurons, double[] writeNorm) implements Serializable {}
 
     /** The head of a neuron's key: heads are never negative, so (layer, -1, i) names neuron i of that block's MLP. */
-    public static final int MLP_HEAD = -1;
+    public static final int MLP_HEAD = VectorId.MLP_HEAD;
 
     private final Map<Integer, List<HeadVectors>> byLayer = new HashMap<>();
     private final Map<Integer, MlpNeurons> mlpByLayer = new HashMap<>();

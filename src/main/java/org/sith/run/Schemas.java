@@ -86,6 +86,19 @@ public final class Schemas {
         createStructField("relevance", DoubleType, true),
         createStructField("concepts", createArrayType(CONCEPT, false), true)});
 
+    /** edits/ when the table scales MLP neurons: as {@link #EDITS}, head null for a neuron (sv the neuron), plus `component` (vo/mlp). */
+    public static final StructType EDITS_WITH_COMPONENT = createStructType(new StructField[] {
+        createStructField("model", StringType, false),
+        createStructField("layer", IntegerType, false),
+        createStructField("head", IntegerType, true),
+        createStructField("sv", IntegerType, false),
+        createStructField("alpha", DoubleType, false),
+        createStructField("sigma", DoubleType, false),
+        createStructField("selection", StringType, false),
+        createStructField("relevance", DoubleType, true),
+        createStructField("concepts", createArrayType(CONCEPT, false), true),
+        createStructField("component", StringType, false)});
+
     /** SPEC §10 matches: the top images of each explained vector, rank 1 = best. */
     public static final StructType MATCHES = createStructType(new StructField[] {
         createStructField("model", StringType, false),
