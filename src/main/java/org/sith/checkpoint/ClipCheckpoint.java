@@ -265,6 +265,7 @@ public final class ClipCheckpoint implements VisionWeights {
     }
 
     /** The hidden width of block l's MLP (4d for CLIP), from the shape of its output map. */
+    @Override
     public int mlpWidth(int l) {
         String name = mlpOutWeightName(l);
         long[] s = tensors.shape(name);
@@ -275,6 +276,7 @@ public final class ClipCheckpoint implements VisionWeights {
     }
 
     /** Block l's MLP output map W_proj, d×hidden, (out, in) row-major. */
+    @Override
     public float[] mlpOutWeight(int l) {
         return BlockTensors.read(tensors, mlpOutWeightName(l), width, mlpWidth(l));
     }

@@ -132,6 +132,20 @@ public final class Schemas {
         createStructField("diagonal", DoubleType, true),
         createStructField("principal_angles", createArrayType(DoubleType, false), false)});
 
+    /** diff_mlp (`diff --component mlp`): one row per block, the comparison of its MLP write matrices ({@link org.sith.analysis.MlpDiff}). */
+    public static final StructType DIFF_MLP = createStructType(new StructField[] {
+        createStructField("layer", IntegerType, false),
+        createStructField("neurons", IntegerType, false),
+        createStructField("rel_change", DoubleType, true),
+        createStructField("in_basis", DoubleType, true),
+        createStructField("basis_rank", IntegerType, false),
+        createStructField("diagonal", DoubleType, true),
+        createStructField("reweighting", DoubleType, true),
+        createStructField("mean_cos", DoubleType, true),
+        createStructField("min_cos", DoubleType, true),
+        createStructField("min_cos_neuron", IntegerType, true),
+        createStructField("changed", IntegerType, false)});
+
     /** SPEC §10 diff_vectors: one row per fine-tuned vector; the concept columns are null without --concepts. */
     public static final StructType DIFF_VECTORS = createStructType(new StructField[] {
         createStructField("layer", IntegerType, false),
