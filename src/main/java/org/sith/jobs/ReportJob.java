@@ -204,7 +204,9 @@ public final class ReportJob {
         Map<VectorId, List<Object[]>> out = new HashMap<>();
         if (sources == null || thumbs == 0) return out;
         for (Source s : sources) {
-            List<Row> rows = s.df().filter(functions.col("rank").leq(thumbs)).select("layer", "head", "sv", "rank", "image", "score")
+            // MLP neurons' matches (match-images --component mlp) have no head: the report shows heads' vectors only
+            List<Row> rows = s.df().filter(functions.col("rank").leq(thumbs).and(functions.col("head").isNotNull()))
+                    .select("layer", "head", "sv", "rank", "image", "score")
                     .orderBy("layer", "head", "sv", "rank").collectAsList();
             for (Row r : rows) {
                 out.computeIfAbsent(key(r.get(0), r.get(1), r.get(2)), k -> new ArrayList<>()).add(new Object[] {images.of(r.getString(4)), r4(r.get(5))});
