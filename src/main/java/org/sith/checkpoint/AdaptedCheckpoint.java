@@ -2,7 +2,7 @@ package org.sith.checkpoint;
 
 import java.io.IOException;
 
-/** A base checkpoint seen through a LoRA adapter: value and out projections merged, the rest as stored. */
+/** A base checkpoint seen through a LoRA adapter: value and out projections and the MLP output maps merged, the rest as stored. */
 public final class AdaptedCheckpoint implements VisionWeights {
     private final ClipCheckpoint base;
     private final LoraAdapter adapter;
@@ -55,6 +55,16 @@ public final class AdaptedCheckpoint implements VisionWeights {
     @Override
     public float[] outWeight(int l) {
         return adapter.mergeOut(l, base.outWeight(l));
+    }
+
+    @Override
+    public int mlpWidth(int l) {
+        return base.mlpWidth(l);
+    }
+
+    @Override
+    public float[] mlpOutWeight(int l) {
+        return adapter.mergeMlpOut(l, base.mlpOutWeight(l));
     }
 
     @Override

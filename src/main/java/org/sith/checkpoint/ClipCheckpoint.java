@@ -259,6 +259,28 @@ public final class ClipCheckpoint implements VisionWeights {
         return layout.outProj(layer(l), "bias");
     }
 
+    /** The stored tensor of block l's MLP output map (c_proj / fc2 weight, (d, hidden)). */
+    public String mlpOutWeightName(int l) {
+        return layout.mlpOutAt(layout.block(layer(l)), "weight");
+    }
+
+    /** The hidden width of block l's MLP (4d for CLIP), from the shape of its output map. */
+    @Override
+    public int mlpWidth(int l) {
+        String name = mlpOutWeightName(l);
+        long[] s = tensors.shape(name);
+        if (s.length != 2 || s[0] != width || s[1] <= 0 || s[1] > Integer.MAX_VALUE / width) {
+            throw BlockTensors.badShape(tensors, name, s, "(" + width + ",hidden)");
+        }
+        return (int) s[1];
+    }
+
+    /** Block l's MLP output map W_proj, d×hidden, (out, in) row-major. */
+    @Override
+    public float[] mlpOutWeight(int l) {
+        return BlockTensors.read(tensors, mlpOutWeightName(l), width, mlpWidth(l));
+    }
+
     private int layer(int l) {
         if (l < 0 || l >= layers) {
             throw new UserInputException("layer " + l + " out of range: checkpoint " + path() + " has " + layers

@@ -35,7 +35,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * in-projection as PEFT's MultiheadAttention LoRA names it ({@code attn}, B with 3d rows) or as
  * {@code attn.in_proj}. Only the vision blocks' value rows and out-projections change a head's VO
  * map; q/k, MLP, text-tower and other targets are checked against the base (they must exist there
- * with the adapter's shapes) and otherwise left out, listed by {@link #notes()}.
+ * with the adapter's shapes) and otherwise left out of the head maps, listed by {@link #noEffect()}.
+ * The vision MLP output maps' factors are kept for diff's MLP comparison ({@link #mergeMlpOut}).
  */
 public final class LoraAdapter implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -53,6 +54,7 @@ public final class LoraAdapter implements Serializable {
     private final String path;
     private final Map<Integer, List<Delta>> value = new TreeMap<>();
     private final Map<Integer, List<Delta>> out = new TreeMap<>();
+    private final Map<Integer, List<Delta>> mlpOut = new TreeMap<>();
     private final List<String> noEffect = new ArrayList<>();
     private final List<String> notes = new ArrayList<>();
     private boolean projection;
@@ -216,6 +218,10 @@ public final class LoraAdapter implements Serializable {
         if (s.length != 2 || s[1] != in || baseRows != outRows || (rowsWanted >= 0 && rowsWanted != outRows)) {
             throw badShape(module, base, name, s, outRows, in);
         }
+        if (vision && part == Part.MLP_OUT) {
+            // no head map changes, but diff's MLP comparison reads the merged output map
+            mlpOut.computeIfAbsent(l, k -> new ArrayList<>()).add(new Delta(module, scale, r, in, 0, st.readFloats(f[0]), st.readFloats(f[1])));
+        }
         if (!vision || part == Part.MLP_IN || part == Part.MLP_OUT) {
             noEffect.add(module);
             return;
@@ -306,6 +312,18 @@ public final class LoraAdapter implements Serializable {
     /** Layer l's out-projection weight (d×d) with the adapter merged. */
     public float[] mergeOut(int l, float[] w) {
         return merge(out.get(l), w);
+    }
+
+    /** Layer l's MLP output map (d×hidden, (out, in)) with the adapter merged. */
+    public float[] mergeMlpOut(int l, float[] w) {
+        return merge(mlpOut.get(l), w);
+    }
+
+    /** Vision MLP output maps (c_proj / fc2) the adapter changes: they enter diff's MLP comparison, no head map. */
+    public int mlpOutTargets() {
+        int n = 0;
+        for (List<Delta> l : mlpOut.values()) n += l.size();
+        return n;
     }
 
     private static float[] merge(List<Delta> deltas, float[] w) {

@@ -4,7 +4,7 @@ import java.io.Closeable;
 
 /**
  * What a head analysis reads from a vision tower: the shapes, each block's LN1 weight and value and
- * out projections, and the map into the joint space. A checkpoint file gives them as stored; a base
+ * out projections (and its MLP output map, for the MLP diff), and the map into the joint space. A checkpoint file gives them as stored; a base
  * checkpoint with a LoRA adapter ({@link AdaptedCheckpoint}) gives them merged.
  */
 public interface VisionWeights extends Closeable {
@@ -28,6 +28,12 @@ public interface VisionWeights extends Closeable {
 
     /** d×d, (out, in). */
     float[] outWeight(int l);
+
+    /** The hidden width of block l's MLP. */
+    int mlpWidth(int l);
+
+    /** Block l's MLP output map (c_proj / fc2), d × hidden, (out, in). */
+    float[] mlpOutWeight(int l);
 
     float[] lnPostWeight();
 

@@ -10,7 +10,8 @@ final class EditCommand implements Command<EditJob.Config> {
     static final Opt<String> CHECKPOINT = Opt.text("checkpoint", "FILE",
             "CLIP checkpoint to edit (.safetensors, either naming; written back in the same layout, names and dtypes)");
     static final Opt<String> EDITS = Opt.text("edits", "FILE",
-            "CSV with a header layer,head,sv,alpha, or a Parquet table with those columns (α=0 suppresses, α>1 amplifies)");
+            "CSV with a header layer,head,sv,alpha, or a Parquet table with those columns (α=0 suppresses, α>1 amplifies); an optional "
+                    + "component column (vo, the default, or mlp: head empty, sv = neuron, W_proj[:, sv] scaled by α)");
     static final Opt<String> QUERY = Opt.text("query", "TEXT|FILE", "concept query: a text, or a file of texts one a line (instead of --edits)");
     static final Opt<String> EXPLANATIONS = Opt.text("explanations", "DIR", "explanations/ of this checkpoint: needed by --query, recorded with --edits");
     static final Opt<Double> THRESHOLD = Opt.of("threshold", "TAU", "--query: suppress (α=0) every vector whose relevance R ≥ τ", Opt::finite);
@@ -25,7 +26,7 @@ final class EditCommand implements Command<EditJob.Config> {
 
     @Override
     public String summary() {
-        return "Suppress or amplify singular vectors, by a table or a concept query: writes the edited checkpoint and edits/.";
+        return "Suppress or amplify singular vectors (or, by a table, MLP neurons), by a table or a concept query: writes the edited checkpoint and edits/.";
     }
 
     @Override

@@ -8,6 +8,12 @@ import java.util.Comparator;
  * Ordered numerically by layer, head, then sv (layer 2 before layer 10).
  */
 public record VectorId(int layer, int head, int sv) implements Comparable<VectorId>, Serializable {
+    /**
+     * The head of an MLP neuron's key (layer, -1, neuron), where matches and edits key neurons beside head vectors: heads
+     * are never negative, and a block's neurons sort before its heads (as decompose's null heads do).
+     */
+    public static final int MLP_HEAD = -1;
+
     private static final Comparator<VectorId> ORDER = Comparator.comparingInt(VectorId::layer).thenComparingInt(VectorId::head)
             .thenComparingInt(VectorId::sv);
 

@@ -17,12 +17,15 @@ import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
 import org.sith.analysis.ConceptOverlap;
 import org.sith.analysis.HeadDiff;
+import org.sith.analysis.MlpDiff;
 import org.sith.checkpoint.ClipCheckpoint;
 import org.sith.checkpoint.LoraAdapter;
 import org.sith.executor.CodingContext;
 import org.sith.executor.DiffTask;
 import org.sith.executor.HeadBatch;
+import org.sith.executor.MlpDiffTask;
 import org.sith.executor.SerializableConf;
+import org.sith.heads.Component;
 import org.sith.heads.JointSpace;
 import org.sith.inputs.ConceptsInput;
 import org.sith.inputs.ImageMeans;
@@ -39,17 +42,28 @@ import org.sith.run.Schemas;
  * `diff`: a base checkpoint against a fine-tuned one of the same architecture (either layout each),
  * or against itself with a PEFT LoRA adapter merged, head by head (SPEC §9). Heads are sharded over
  * tasks; with concepts, both sides' vectors are explained against the broadcast dictionary, in one product,
- * and each fine-tuned vector's concepts are compared with its best base match's.
+ * and each fine-tuned vector's concepts are compared with its best base match's. With {@code --component mlp}
+ * (or {@code vo,mlp}, {@code all}) each selected block's MLP write matrices are compared too, a task per block,
+ * into diff_mlp/ ({@link MlpDiff}; a LoRA adapter's c_proj / fc2 factors are merged for it); only the heads are
+ * explained with concepts.
  */
 public final class DiffJob {
     public static final String NAME = "diff";
     public static final List<String> OUTPUTS = List.of("diff_heads", "diff_vectors");
+    public static final String MLP_OUTPUT = "diff_mlp";
     static final int SUMMARY_HEADS = 5;
 
     /** Exactly one of {@code finetuned} and {@code adapter}; {@code concepts} null: compare without explaining. */
     public record Config(String base, String finetuned, String adapter, ConceptsInput concepts, String imageMean, HeadSelection heads,
-                         Coding coding, OutputTarget out) implements Serializable {
+                         Coding coding, OutputTarget out, List<Component> components) implements Serializable {
         public Config {
+            if (components == null) components = List.of(Component.VO);
+            if (components.isEmpty()) throw new UserInputException("--component lists nothing");
+            if (components.contains(Component.QK)) throw new UserInputException("--component qk: query-key circuits are not compared (vo, mlp or both)");
+            components = List.copyOf(components);
+            if (concepts != null && !components.contains(Component.VO)) {
+                throw new UserInputException("--concepts explains the heads' vectors: it has no use with --component " + Component.label(components));
+            }
             if (base == null) throw new UserInputException("diff needs --base");
             if ((finetuned == null) == (adapter == null)) {
                 throw new UserInputException("give either --finetuned (a checkpoint) or --adapter (a PEFT LoRA adapter of --base)");
@@ -59,13 +73,36 @@ public final class DiffJob {
             if (coding == null) coding = Coding.DEFAULTS;
             if (out == null) throw new UserInputException("diff needs --out");
         }
+
+        /** The head comparison alone (the paper's). */
+        public Config(String base, String finetuned, String adapter, ConceptsInput concepts, String imageMean, HeadSelection heads, Coding coding,
+                      OutputTarget out) {
+            this(base, finetuned, adapter, concepts, imageMean, heads, coding, out, null);
+        }
+
+        boolean vo() {
+            return components.contains(Component.VO);
+        }
+
+        boolean mlp() {
+            return components.contains(Component.MLP);
+        }
+
+        /** diff_heads and diff_vectors for vo, diff_mlp for mlp. */
+        public List<String> outputs() {
+            List<String> o = new ArrayList<>();
+            if (vo()) o.addAll(OUTPUTS);
+            if (mlp()) o.add(MLP_OUTPUT);
+            return o;
+        }
     }
 
     /**
      * @param reweightingShare Σ_heads Σ_j (C_jj − σ_b,j)² / Σ_heads ‖M_ft − M_b‖²_F (NaN when nothing changed)
      * @param mostChanged      the heads with the largest relative change, largest first
      */
-    public record Result(int heads, long vectors, double reweightingShare, List<HeadDiff> mostChanged, LoraAdapter adapter, String out) {}
+    public record Result(int heads, long vectors, double reweightingShare, List<HeadDiff> mostChanged, LoraAdapter adapter, String out,
+                         List<MlpDiff> mlp) {}
 
     private DiffJob() {}
 
@@ -87,7 +124,7 @@ public final class DiffJob {
     /** The command line ran {@link #preflight} already; the run checks the same against the checkpoints it opens. */
     public static Result run(SparkSession spark, Config c) {
         inputsExist(c, spark.sparkContext().hadoopConfiguration());
-        return JobRun.run(spark, NAME, c.out(), OUTPUTS, c, run -> diff(run, c));
+        return JobRun.run(spark, NAME, c.out(), c.outputs(), c, run -> diff(run, c));
     }
 
     private static void inputsExist(Config c, Configuration conf) {
@@ -141,26 +178,20 @@ public final class DiffJob {
         run.phase("prepare");
 
         int rank = sel.rank();
-        // Without concepts a task takes a layer's heads (weights read once per layer); with them, enough heads
-        // that both sides' vectors together fill about --batch-rows rows per product.
-        int perBatch = coding == null ? sel.heads() : Math.max(1, (c.coding().batchRows() + 2 * rank - 1) / (2 * rank));
-        List<HeadBatch> batches = HeadBatch.of(sel.all(), perBatch);
-
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Broadcast<LoraAdapter> adapterB = adapter == null ? null : jsc.broadcast(adapter);
-        Broadcast<JointSpace> jointBaseB = jointBase == null ? null : jsc.broadcast(jointBase);
-        Broadcast<JointSpace> jointFtB = jointFt == null ? null : jsc.broadcast(jointFt);
-        LongAccumulator counter = spark.sparkContext().longAccumulator("heads");
-        LongAccumulator products = spark.sparkContext().longAccumulator("products");
-        DiffTask task = new DiffTask(new DiffTask.Settings(c.base(), c.finetuned(), c.heads().heads(), c.heads().side(), rank),
-                new SerializableConf(conf), adapterB, coding, jointBaseB, jointFtB, counter, products);
-        List<DiffTask.Out> results;
-        try (Progress progress = new Progress("sith diff", "heads", sel.count(), 0, counter)) {
-            results = new ArrayList<>(jsc.parallelize(batches, batches.size()).mapPartitions(task).collect());
-            progress.succeeded();
+        run.record().param("component", Component.label(c.components()));
+        List<DiffTask.Out> results = new ArrayList<>();
+        if (c.vo()) results = compareHeads(run, c, sel, jsc, adapterB, jointBase, jointFt, coding);
+        List<MlpDiff> mlp = new ArrayList<>();
+        if (c.mlp()) {
+            List<Integer> layers = new ArrayList<>();
+            for (int l : sel.layers()) layers.add(l);
+            mlp.addAll(jsc.parallelize(layers, layers.size()).map(new MlpDiffTask(c.base(), c.finetuned(), c.heads().heads(), new SerializableConf(conf),
+                    adapterB)).collect());
+            mlp.sort(Comparator.comparingInt(MlpDiff::layer));
+            run.phase("compare_mlp");
         }
-        results.sort(Comparator.comparing((DiffTask.Out o) -> new org.sith.heads.HeadId(o.diff().layer(), o.diff().head())));
-        run.phase("compare");
 
         List<Row> headRows = new ArrayList<>();
         List<Row> vectorRows = new ArrayList<>();
@@ -178,20 +209,63 @@ public final class DiffJob {
                         co == null ? null : co.gained().toArray(new String[0]), co == null ? null : co.lost().toArray(new String[0])));
             }
         }
-        spark.createDataFrame(headRows, Schemas.DIFF_HEADS).coalesce(1).write().parquet(run.staged("diff_heads"));
-        spark.createDataFrame(vectorRows, Schemas.DIFF_VECTORS).coalesce(1).write().parquet(run.staged("diff_vectors"));
+        if (c.vo()) {
+            spark.createDataFrame(headRows, Schemas.DIFF_HEADS).coalesce(1).write().parquet(run.staged("diff_heads"));
+            spark.createDataFrame(vectorRows, Schemas.DIFF_VECTORS).coalesce(1).write().parquet(run.staged("diff_vectors"));
+        }
+        if (c.mlp()) {
+            List<Row> mlpRows = new ArrayList<>();
+            for (MlpDiff m : mlp) {
+                mlpRows.add(RowFactory.create(m.layer(), m.neurons(), defined(m.relChange()), defined(m.inBasis()), m.basisRank(), defined(m.diagonal()),
+                        defined(m.reweighting()), defined(m.meanCos()), defined(m.minCos()), m.minCosNeuron() < 0 ? null : m.minCosNeuron(), m.changed()));
+            }
+            spark.createDataFrame(mlpRows, Schemas.DIFF_MLP).coalesce(1).write().parquet(run.staged(MLP_OUTPUT));
+            double mlpChange = 0;
+            for (MlpDiff m : mlp) mlpChange += m.changeEnergy();
+            run.record().result("mlp_blocks", mlp.size()).result("mlp_change_energy", mlpChange);
+            if (adapter != null) run.record().result("adapter_mlp_out_targets", adapter.mlpOutTargets());
+        }
         double share = change == 0 ? Double.NaN : reweighting / change;
         List<HeadDiff> most = mostChanged(results);
-        run.record().result("heads", results.size()).result("vectors", vectorRows.size())
-                .result("change_energy", change).result("reweighting_share", Double.isNaN(share) ? null : share);
-        if (coding != null) run.record().result("coding_products", products.value());
+        if (c.vo()) {
+            run.record().result("heads", results.size()).result("vectors", vectorRows.size())
+                    .result("change_energy", change).result("reweighting_share", Double.isNaN(share) ? null : share);
+        }
         if (adapter != null) {
             run.record().result("adapter_head_targets", adapter.headTargets()).result("adapter_targets_without_head_effect", adapter.noEffect())
                     .result("adapter_notes", adapter.notes());
         }
         run.phase("write");
         run.commit();
-        return new Result(results.size(), vectorRows.size(), share, most, adapter, run.root().toString());
+        return new Result(results.size(), vectorRows.size(), share, most, adapter, run.root().toString(), mlp);
+    }
+
+    /** The head comparison of SPEC §9, heads sharded over tasks. */
+    private static List<DiffTask.Out> compareHeads(JobRun run, Config c, HeadSelection.Resolved sel, JavaSparkContext jsc,
+                                                  Broadcast<LoraAdapter> adapterB, JointSpace jointBase, JointSpace jointFt, CodingContext coding) {
+        SparkSession spark = run.spark();
+        Configuration conf = run.hadoopConf();
+        int rank = sel.rank();
+        // Without concepts a task takes a layer's heads (weights read once per layer); with them, enough heads
+        // that both sides' vectors together fill about --batch-rows rows per product.
+        int perBatch = coding == null ? sel.heads() : Math.max(1, (c.coding().batchRows() + 2 * rank - 1) / (2 * rank));
+        List<HeadBatch> batches = HeadBatch.of(sel.all(), perBatch);
+
+        Broadcast<JointSpace> jointBaseB = jointBase == null ? null : jsc.broadcast(jointBase);
+        Broadcast<JointSpace> jointFtB = jointFt == null ? null : jsc.broadcast(jointFt);
+        LongAccumulator counter = spark.sparkContext().longAccumulator("heads");
+        LongAccumulator products = spark.sparkContext().longAccumulator("products");
+        DiffTask task = new DiffTask(new DiffTask.Settings(c.base(), c.finetuned(), c.heads().heads(), c.heads().side(), rank),
+                new SerializableConf(conf), adapterB, coding, jointBaseB, jointFtB, counter, products);
+        List<DiffTask.Out> results;
+        try (Progress progress = new Progress("sith diff", "heads", sel.count(), 0, counter)) {
+            results = new ArrayList<>(jsc.parallelize(batches, batches.size()).mapPartitions(task).collect());
+            progress.succeeded();
+        }
+        results.sort(Comparator.comparing((DiffTask.Out o) -> new org.sith.heads.HeadId(o.diff().layer(), o.diff().head())));
+        run.phase("compare");
+        if (coding != null) run.record().result("coding_products", products.value());
+        return results;
     }
 
     /** Same width, layers and heads (and, when both sides are explained, the same joint-space width). */
@@ -201,6 +275,9 @@ public final class DiffJob {
         else if (base.layers() != ft.layers()) what = ft.layers() + " layers vs " + base.layers();
         else if (base.heads() != ft.heads()) what = ft.heads() + " heads vs " + base.heads();
         else if (c.concepts() != null && base.projDim() != ft.projDim()) what = "projection width " + ft.projDim() + " vs " + base.projDim();
+        for (int l = 0; what == null && c.mlp() && l < base.layers(); l++) {
+            if (base.mlpWidth(l) != ft.mlpWidth(l)) what = ft.mlpWidth(l) + " MLP neurons in block " + l + " vs " + base.mlpWidth(l);
+        }
         if (what != null) {
             throw new UserInputException("--finetuned " + c.finetuned() + " is not the architecture of --base " + c.base() + " (" + what + ")");
         }

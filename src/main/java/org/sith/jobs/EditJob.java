@@ -28,6 +28,8 @@ import org.sith.checkpoint.ClipCheckpoint;
 import org.sith.checkpoint.ClipText;
 import org.sith.concepts.ConceptDictionary;
 import org.sith.heads.BlockEdit;
+import org.sith.heads.Component;
+import org.sith.heads.MlpEdit;
 import org.sith.heads.Relevance;
 import org.sith.heads.VectorEdit;
 import org.sith.heads.VectorId;
@@ -53,6 +55,10 @@ import org.sith.run.Schemas;
  * and exported as a checkpoint in the input's own layout, names and dtypes (only the edited blocks' out_proj
  * weight and bias change; every other byte is copied), beside copies of its config and tokenizer files, plus
  * {@code edits/} recording each edit, in (layer, head, sv) order, with the explanation behind it when known.
+ * A table may also scale vision MLP neurons (component {@code mlp}, sv the neuron): W_proj[:, i] ← α·W_proj[:, i]
+ * in the block's c_proj / fc2 weight, nothing else of the block changes ({@link MlpEdit}); edits/ then gains a
+ * `component` column (head null for a neuron, which sorts before the block's heads). A concept query selects VO
+ * vectors only.
  */
 public final class EditJob {
     public static final String NAME = "edit";
@@ -145,8 +151,16 @@ public final class EditJob {
         SparkSession spark = run.spark();
         Configuration conf = run.hadoopConf();
         try (ClipCheckpoint ck = ClipCheckpoint.open(c.checkpoint(), conf, c.heads())) {
-            SortedMap<VectorId, Explanations.Explained> explained = c.explanations() == null ? new TreeMap<>()
-                    : Explanations.read(spark, c.explanations(), ck);
+            SortedMap<VectorId, Explanations.Explained> explained = new TreeMap<>();
+            // the right-side (write) explanation of each explained vision MLP neuron, recorded beside its edit
+            Map<VectorId, List<Row>> neuronConcepts = new HashMap<>();
+            if (c.explanations() != null) {
+                Explanations.Contents all = Explanations.readAll(spark, c.explanations(), ck);
+                explained = c.query() != null || all.mlp().isEmpty() ? Explanations.requireVo(all, c.explanations()) : all.vo();
+                for (Explanations.Neuron n : all.mlp()) {
+                    if (n.side().equals("right")) neuronConcepts.put(new VectorId(n.layer(), VectorId.MLP_HEAD, n.neuron()), n.concepts());
+                }
+            }
             List<VectorEdit> edits = c.edits() != null ? EditTable.read(spark, c.edits(), ck) : select(spark, c, ck, explained);
             edits = new ArrayList<>(edits);
             edits.sort((a, b) -> a.id().compareTo(b.id()));
@@ -162,10 +176,16 @@ public final class EditJob {
                         .param("beta", c.query().beta());
             }
 
-            // per layer, per head: sv → α
+            // VO: per layer, per head: sv → α; MLP: per layer, neuron → α
             TreeMap<Integer, TreeMap<Integer, Map<Integer, Double>>> byLayer = new TreeMap<>();
+            TreeMap<Integer, Map<Integer, Double>> mlpByLayer = new TreeMap<>();
             for (VectorEdit e : edits) {
-                byLayer.computeIfAbsent(e.id().layer(), k -> new TreeMap<>()).computeIfAbsent(e.id().head(), k -> new HashMap<>()).put(e.id().sv(), e.alpha());
+                if (e.component() == Component.MLP) {
+                    mlpByLayer.computeIfAbsent(e.id().layer(), k -> new HashMap<>()).put(e.id().sv(), e.alpha());
+                } else {
+                    byLayer.computeIfAbsent(e.id().layer(), k -> new TreeMap<>()).computeIfAbsent(e.id().head(), k -> new HashMap<>())
+                            .put(e.id().sv(), e.alpha());
+                }
             }
             Map<String, float[]> replaced = new LinkedHashMap<>();
             Map<VectorId, Double> sigmas = new HashMap<>();
@@ -175,21 +195,37 @@ public final class EditJob {
                 replaced.put(ck.outBiasName(layer.getKey()), r.outBias());
                 sigmas.putAll(r.sigma());
             }
+            for (var layer : mlpByLayer.entrySet()) {
+                MlpEdit.Result r = MlpEdit.apply(ck, layer.getKey(), layer.getValue());
+                replaced.put(ck.mlpOutWeightName(layer.getKey()), r.projWeight());
+                r.sigma().forEach((i, s) -> sigmas.put(new VectorId(layer.getKey(), VectorId.MLP_HEAD, i), s));
+            }
+            java.util.Set<Integer> blocks = new java.util.TreeSet<>(byLayer.keySet());
+            blocks.addAll(mlpByLayer.keySet());
+            boolean kinds = !mlpByLayer.isEmpty();
             EditedCheckpoint.write(ck.tensors(), replaced, run::staged, conf);
             for (String s : sidecars) copy(file.sidecar(s), Fs.path(run.staged(s)), conf);
 
             List<Row> rows = new ArrayList<>();
             for (VectorEdit e : edits) {
-                Explanations.Explained x = explained.get(e.id());
-                rows.add(RowFactory.create(model, e.id().layer(), e.id().head(), e.id().sv(), e.alpha(), sigmas.get(e.id()), c.selection(),
-                        e.relevance(), x == null ? null : scala.jdk.javaapi.CollectionConverters.asScala(x.concepts())));
+                boolean mlp = e.component() == Component.MLP;
+                List<Row> concepts = mlp ? neuronConcepts.get(e.id()) : explained.containsKey(e.id()) ? explained.get(e.id()).concepts() : null;
+                Object seq = concepts == null ? null : scala.jdk.javaapi.CollectionConverters.asScala(concepts);
+                if (kinds) {
+                    rows.add(RowFactory.create(model, e.id().layer(), mlp ? null : e.id().head(), e.id().sv(), e.alpha(), sigmas.get(e.id()), c.selection(),
+                            e.relevance(), seq, e.component().label()));
+                } else {
+                    rows.add(RowFactory.create(model, e.id().layer(), e.id().head(), e.id().sv(), e.alpha(), sigmas.get(e.id()), c.selection(),
+                            e.relevance(), seq));
+                }
             }
-            spark.createDataFrame(rows, Schemas.EDITS).coalesce(1).write().parquet(run.staged("edits"));
+            spark.createDataFrame(rows, kinds ? Schemas.EDITS_WITH_COMPONENT : Schemas.EDITS).coalesce(1).write().parquet(run.staged("edits"));
             String written = new Path(run.root(), files.get(0)).toString();
-            record.result("edits", edits.size()).result("blocks", byLayer.size()).result("checkpoint", written);
+            record.result("edits", edits.size()).result("blocks", blocks.size()).result("checkpoint", written);
+            if (kinds) record.result("mlp_edits", edits.stream().filter(e -> e.component() == Component.MLP).count());
             run.phase("edit");
             run.commit();
-            return new Result(written, edits.size(), byLayer.size());
+            return new Result(written, edits.size(), blocks.size());
         }
     }
 

@@ -45,6 +45,15 @@ final class ResidualBlock {
      * sequence's first-row attention weights at [s·heads·T + h·T + t].
      */
     void forward(float[] x, int rows, int[] starts, int[] lengths, boolean causal, Workspace ws, float[] firstRowAttention) {
+        forward(x, rows, starts, lengths, causal, ws, firstRowAttention, null);
+    }
+
+    /**
+     * As above; with {@code firstRowHidden}, also stores each sequence's first-row MLP activations (after the
+     * activation function, the input of the output map) at [s·mlpWidth + i].
+     */
+    void forward(float[] x, int rows, int[] starts, int[] lengths, boolean causal, Workspace ws, float[] firstRowAttention,
+                 float[] firstRowHidden) {
         float[] h = ws.floats("h", rows * d);
         float[] big = ws.floats("big", rows * Math.max(3 * d, fc.out));
         float[] a = ws.floats("attn", rows * d);
@@ -58,8 +67,16 @@ final class ResidualBlock {
         ln2.apply(x, rows, h);
         fc.apply(h, rows, big, ws);
         act.apply(big, rows * fc.out);
+        if (firstRowHidden != null) {
+            for (int s = 0; s < starts.length; s++) System.arraycopy(big, starts[s] * fc.out, firstRowHidden, s * fc.out, fc.out);
+        }
         proj.apply(big, rows, h, ws);
         addInPlace(x, h, rows * d);
+    }
+
+    /** The MLP's hidden width. */
+    int mlpWidth() {
+        return fc.out;
     }
 
     /** Multiply-adds of the Linear layers per row (attention's own products are extra). */

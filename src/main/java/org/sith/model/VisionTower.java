@@ -38,6 +38,20 @@ public final class VisionTower {
 
         /** The last layer needed: the pass stops after it (later blocks cannot change what was reported). */
         int lastLayer();
+
+        /** Whether block l's MLP activations at the class token are wanted. */
+        default boolean wantsMlp(int layer) {
+            return false;
+        }
+
+        /**
+         * Block l of a batch of n images: hidden (n × width) holds each image's MLP post-activation values at the
+         * class token (after the activation, the input of c_proj / fc2).
+         */
+        default void mlp(int layer, int n, float[] hidden, int width) {}
+
+        /** The n images of the last calls have passed every block the probe asked for. */
+        default void batchDone(int n) {}
     }
 
     /** Rows a bf16 tower's Linear layers are packed for: a batch of about 512 token rows (one image when it has more). */
@@ -186,16 +200,26 @@ public final class VisionTower {
         lnPre.apply(x, rows, x);
         int last = probe == null ? blocks.length - 1 : Math.min(blocks.length - 1, probe.lastLayer());
         for (int l = 0; l <= last; l++) {
-            if (probe != null && probe.wants(l)) {
-                float[] xhat = ws.floats("xhat", rows * width);
-                standard.apply(x, rows, xhat);
-                float[] att = ws.floats("clsAttention", m * heads * tokens);
-                blocks[l].forward(x, rows, starts, lengths, false, ws, att);
-                probe.block(l, m, xhat, att);
+            boolean attention = probe != null && probe.wants(l);
+            boolean mlp = probe != null && probe.wantsMlp(l);
+            if (attention || mlp) {
+                float[] xhat = null;
+                float[] att = null;
+                if (attention) {
+                    xhat = ws.floats("xhat", rows * width);
+                    standard.apply(x, rows, xhat);
+                    att = ws.floats("clsAttention", m * heads * tokens);
+                }
+                int hiddenWidth = blocks[l].mlpWidth();
+                float[] hidden = mlp ? ws.floats("clsHidden", m * hiddenWidth) : null;
+                blocks[l].forward(x, rows, starts, lengths, false, ws, att, hidden);
+                if (attention) probe.block(l, m, xhat, att);
+                if (mlp) probe.mlp(l, m, hidden, hiddenWidth);
             } else {
                 blocks[l].forward(x, rows, starts, lengths, false, ws);
             }
         }
+        if (probe != null) probe.batchDone(m);
         return x;
     }
 }

@@ -86,6 +86,19 @@ public final class Schemas {
         createStructField("relevance", DoubleType, true),
         createStructField("concepts", createArrayType(CONCEPT, false), true)});
 
+    /** edits/ when the table scales MLP neurons: as {@link #EDITS}, head null for a neuron (sv the neuron), plus `component` (vo/mlp). */
+    public static final StructType EDITS_WITH_COMPONENT = createStructType(new StructField[] {
+        createStructField("model", StringType, false),
+        createStructField("layer", IntegerType, false),
+        createStructField("head", IntegerType, true),
+        createStructField("sv", IntegerType, false),
+        createStructField("alpha", DoubleType, false),
+        createStructField("sigma", DoubleType, false),
+        createStructField("selection", StringType, false),
+        createStructField("relevance", DoubleType, true),
+        createStructField("concepts", createArrayType(CONCEPT, false), true),
+        createStructField("component", StringType, false)});
+
     /** SPEC §10 matches: the top images of each explained vector, rank 1 = best. */
     public static final StructType MATCHES = createStructType(new StructField[] {
         createStructField("model", StringType, false),
@@ -96,6 +109,20 @@ public final class Schemas {
         createStructField("image", StringType, false),
         createStructField("score", DoubleType, false)});
 
+    /**
+     * matches/ of a run that is not the paper's default (`match-images --component mlp|all`): as {@link #MATCHES} plus
+     * `component` (`vo`, or `mlp` with head null and sv the neuron).
+     */
+    public static final StructType MATCHES_WITH_COMPONENT = createStructType(new StructField[] {
+        createStructField("model", StringType, false),
+        createStructField("layer", IntegerType, false),
+        createStructField("head", IntegerType, true),
+        createStructField("sv", IntegerType, false),
+        createStructField("rank", IntegerType, false),
+        createStructField("image", StringType, false),
+        createStructField("score", DoubleType, false),
+        createStructField("component", StringType, false)});
+
     /** SPEC §10 diff_heads: one row per head; NaN-valued (undefined) quantities are null. */
     public static final StructType DIFF_HEADS = createStructType(new StructField[] {
         createStructField("layer", IntegerType, false),
@@ -104,6 +131,20 @@ public final class Schemas {
         createStructField("in_basis", DoubleType, true),
         createStructField("diagonal", DoubleType, true),
         createStructField("principal_angles", createArrayType(DoubleType, false), false)});
+
+    /** diff_mlp (`diff --component mlp`): one row per block, the comparison of its MLP write matrices ({@link org.sith.analysis.MlpDiff}). */
+    public static final StructType DIFF_MLP = createStructType(new StructField[] {
+        createStructField("layer", IntegerType, false),
+        createStructField("neurons", IntegerType, false),
+        createStructField("rel_change", DoubleType, true),
+        createStructField("in_basis", DoubleType, true),
+        createStructField("basis_rank", IntegerType, false),
+        createStructField("diagonal", DoubleType, true),
+        createStructField("reweighting", DoubleType, true),
+        createStructField("mean_cos", DoubleType, true),
+        createStructField("min_cos", DoubleType, true),
+        createStructField("min_cos_neuron", IntegerType, true),
+        createStructField("changed", IntegerType, false)});
 
     /** SPEC §10 diff_vectors: one row per fine-tuned vector; the concept columns are null without --concepts. */
     public static final StructType DIFF_VECTORS = createStructType(new StructField[] {

@@ -54,6 +54,17 @@ public final class ReferenceVisionForward {
         return new Trace(xs.toArray(new double[0][][]), hats.toArray(new double[0][][]), as.toArray(new double[0][][]));
     }
 
+    /**
+     * Per layer, the class token's MLP activations after the activation function (the input of c_proj / fc2):
+     * {@code [layer][i]} = act(LN2(x_CLS)·W_fcᵀ + b_fc)_i, the act_i(CLS) of SPEC §7's neuron score.
+     */
+    public static double[][] mlpClsActivations(Map<String, TensorData> tensors, boolean hfLayout, int heads,
+                                               boolean quickGelu, float[] pixels) {
+        List<double[]> acts = new ArrayList<>();
+        run(tensors, hfLayout, heads, quickGelu, pixels, null, null, null, acts);
+        return acts.toArray(new double[0][]);
+    }
+
     /** z_h = Σ_t a[layer][head][t] · x̂[layer][t] (a d-vector). */
     public static double[] z(Trace tr, int layer, int head) {
         double[] a = tr.a()[layer][head];
@@ -120,6 +131,12 @@ public final class ReferenceVisionForward {
 
     private static double[][] run(Map<String, TensorData> tensors, boolean hfLayout, int heads, boolean quickGelu,
                                   float[] pixels, List<double[][]> xs, List<double[][]> hats, List<double[][]> as) {
+        return run(tensors, hfLayout, heads, quickGelu, pixels, xs, hats, as, null);
+    }
+
+    private static double[][] run(Map<String, TensorData> tensors, boolean hfLayout, int heads, boolean quickGelu,
+                                  float[] pixels, List<double[][]> xs, List<double[][]> hats, List<double[][]> as,
+                                  List<double[]> clsActs) {
         W w = new W(tensors);
         double[][] x = embeddings(tensors, hfLayout, pixels);
         int n = x.length, d = x[0].length;
@@ -207,6 +224,7 @@ public final class ReferenceVisionForward {
             for (int t = 0; t < n; t++) {
                 double[] a = linear(w1, c1, layerNorm(x[t], g2, b2));
                 for (int i = 0; i < a.length; i++) a[i] = quickGelu ? quickGelu(a[i]) : gelu(a[i]);
+                if (t == 0 && clsActs != null) clsActs.add(a.clone());
                 add(x[t], linear(w2, c2, a));
             }
         }
