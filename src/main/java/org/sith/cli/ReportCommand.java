@@ -9,10 +9,13 @@ final class ReportCommand implements Command<ReportJob.Config> {
     static final Opt<String> OUT = Opt.text("out", "DIR", "folder of outputs to report on; report/ is written here");
     static final Opt<String> IN = Opt.text("in", "PATHS",
             "report on these Parquet folders instead (comma-separated PATH or NAME=PATH; e.g. base=/a/zeroshot,edited=/b/zeroshot)");
-    static final Opt<String> IMAGES = Opt.text("images", "PATH", "where the matched images are (default: the --images that match-images recorded in matches/_run.json)");
+    static final Opt<String> IMAGES = Opt.text("images", "PATH", "where the matched images are (default: the --images that match-images or explain-images recorded in its _run.json)");
     static final Opt<Integer> THUMBS = Opt.of("thumbs", "N", "thumbnails per vector (0: none)", ReportJob.DEFAULT_THUMBS, Opt::nonNegative);
     static final Opt<Integer> THUMB_SIZE = Opt.of("thumb-size", "PX", "longest side of a thumbnail", ReportJob.DEFAULT_THUMB_SIZE, Opt::positive);
     static final Opt<Integer> NEURONS = Opt.of("neurons", "N", "MLP neurons listed per layer, largest σ first (the rest are counted)", ReportJob.DEFAULT_NEURONS,
+            Opt::positive);
+    static final Opt<Integer> IMAGES_SHOWN = Opt.of("images-shown", "N",
+            "images of explain-images' outputs shown with their contributions, the first by id (the rest are counted)", ReportJob.DEFAULT_IMAGES_SHOWN,
             Opt::positive);
     static final Opt<String> TITLE = Opt.of("title", "TEXT", "page title", ReportJob.DEFAULT_TITLE, s -> s);
 
@@ -23,17 +26,17 @@ final class ReportCommand implements Command<ReportJob.Config> {
 
     @Override
     public String summary() {
-        return "One self-contained report/index.html (heat maps, concepts, thumbnails, QK pairs, MLP neurons, the text tower, edits, zero-shot, retrieval, diff) of the outputs under --out.";
+        return "One self-contained report/index.html (heat maps, concepts, thumbnails, QK pairs, MLP neurons, the text tower, per-image contributions, edits, zero-shot, retrieval, diff) of the outputs under --out.";
     }
 
     @Override
     public List<Opt<?>> options() {
-        return List.of(OUT, IN, IMAGES, THUMBS, THUMB_SIZE, NEURONS, TITLE, CommonOptions.OVERWRITE);
+        return List.of(OUT, IN, IMAGES, THUMBS, THUMB_SIZE, NEURONS, IMAGES_SHOWN, TITLE, CommonOptions.OVERWRITE);
     }
 
     @Override
     public ReportJob.Config config(Options o) {
-        return new ReportJob.Config(o.get(IN), o.get(IMAGES), o.get(THUMBS), o.get(THUMB_SIZE), o.get(TITLE), o.get(NEURONS),
+        return new ReportJob.Config(o.get(IN), o.get(IMAGES), o.get(THUMBS), o.get(THUMB_SIZE), o.get(TITLE), o.get(NEURONS), o.get(IMAGES_SHOWN),
                 new org.sith.run.OutputTarget(o.required(OUT), org.sith.run.WriteMode.of(o.flag(CommonOptions.OVERWRITE), false)));
     }
 

@@ -56,11 +56,15 @@ public final class ReportJob {
     public static final String DEFAULT_TITLE = "SITH report";
     /** MLP neurons shown per layer (the largest σ first); the rest are counted. */
     public static final int DEFAULT_NEURONS = 20;
+    /** Images of explain-images' outputs shown (the first by id); the rest are counted. */
+    public static final int DEFAULT_IMAGES_SHOWN = 50;
 
     /** {@code in}: the Parquet folders to show instead of those under {@code out} (where report/ is written). */
-    public record Config(String in, String images, int thumbs, int thumbSize, String title, int neurons, OutputTarget out) implements java.io.Serializable {
+    public record Config(String in, String images, int thumbs, int thumbSize, String title, int neurons, int imagesShown, OutputTarget out)
+            implements java.io.Serializable {
         public Config {
             if (neurons < 1) throw new UserInputException("--neurons " + neurons + " must be at least 1");
+            if (imagesShown < 1) throw new UserInputException("--images-shown " + imagesShown + " must be at least 1");
             if (thumbs < 0) throw new UserInputException("--thumbs " + thumbs + " must be 0 or more");
             if (thumbSize < 1) throw new UserInputException("--thumb-size " + thumbSize + " must be at least 1");
             if (title == null) title = DEFAULT_TITLE;
@@ -70,11 +74,14 @@ public final class ReportJob {
 
     public record Result(String file, long bytes, int vectors, int thumbnails, List<String> unreadableImages, List<String> shown, List<String> ignored) {}
 
-    enum Kind { EXPLANATIONS, MATCHES, EDITS, ZEROSHOT, RETRIEVAL, DIFF_HEADS, DIFF_VECTORS }
+    enum Kind { EXPLANATIONS, MATCHES, EDITS, ZEROSHOT, RETRIEVAL, DIFF_HEADS, DIFF_VECTORS, IMAGE_CONTRIBUTIONS, IMAGE_EXPLANATIONS }
 
     private ReportJob() {}
 
     static Kind kind(Set<String> cols) {
+        // explain-images' tables (SPEC §11) first: they also hold the columns of explanations and matches
+        if (cols.containsAll(List.of("image", "component", "share"))) return Kind.IMAGE_CONTRIBUTIONS;
+        if (cols.containsAll(List.of("image", "concepts", "fidelity"))) return Kind.IMAGE_EXPLANATIONS;
         if (cols.containsAll(List.of("layer", "head", "sv", "concepts", "fidelity", "sigma"))) return Kind.EXPLANATIONS;
         if (cols.containsAll(List.of("layer", "head", "sv", "rank", "image", "score"))) return Kind.MATCHES;
         if (cols.containsAll(List.of("layer", "head", "sv", "alpha", "sigma"))) return Kind.EDITS;
@@ -113,7 +120,8 @@ public final class ReportJob {
             byKind.computeIfAbsent(k, x -> new ArrayList<>()).add(new Source(f, df));
             record.input(k.name().toLowerCase(java.util.Locale.ROOT), f.path(), conf);
         }
-        if (shown.isEmpty()) throw new UserInputException("no reportable outputs (explanations, matches, edits, zeroshot, retrieval, diff_heads, diff_vectors) in " + folders.stream().map(OutputFolders.Folder::path).toList());
+        if (shown.isEmpty()) throw new UserInputException("no reportable outputs (explanations, matches, edits, zeroshot, retrieval, diff_heads, diff_vectors, "
+                + "image_contributions, image_explanations) in " + folders.stream().map(OutputFolders.Folder::path).toList());
         run.phase("list");
 
         Map<String, Object> data = new LinkedHashMap<>();
@@ -143,10 +151,15 @@ public final class ReportJob {
         data.put("diff_heads", rows(byKind.get(Kind.DIFF_HEADS), concepts, "layer", "head", "rel_change", "in_basis", "diagonal", "principal_angles"));
         data.put("diff_vectors", rows(byKind.get(Kind.DIFF_VECTORS), concepts, "layer", "head", "sv", "sigma_base", "sigma_ft", "reweight",
                 "match", "match_cos", "jaccard", "gained", "lost"));
+        // the key only when explain-images' outputs are there: a report without them is the one it always was
+        Map<String, Object> perImage = ReportImages.section(byKind.get(Kind.IMAGE_CONTRIBUTIONS), byKind.get(Kind.IMAGE_EXPLANATIONS),
+                byKind.get(Kind.EXPLANATIONS), p.imagesShown(), concepts, images);
+        if (perImage != null) data.put("per_image", perImage);
         run.phase("collect");
 
         List<String> unreadable = new ArrayList<>();
-        String root = p.images() != null ? p.images() : imagesRoot(byKind.get(Kind.MATCHES), conf);
+        String root = p.images();
+        for (Kind k : List.of(Kind.MATCHES, Kind.IMAGE_CONTRIBUTIONS, Kind.IMAGE_EXPLANATIONS)) if (root == null) root = imagesRoot(byKind.get(k), conf);
         List<Map<String, Object>> imgs = thumbnails(spark, images.list(), root, p.thumbSize(), conf, unreadable);
         data.put("images", imgs);
         data.put("concepts", concepts.list());
@@ -160,7 +173,7 @@ public final class ReportJob {
             o.write(bytes);
         }
         int thumbs = (int) imgs.stream().filter(m -> m.get("src") != null).count();
-        record.param("thumbs", p.thumbs()).param("neurons", p.neurons()).param("thumb_size", p.thumbSize()).param("images", root).result("shown", shown).result("ignored", ignored)
+        record.param("thumbs", p.thumbs()).param("neurons", p.neurons()).param("images_shown", p.imagesShown()).param("thumb_size", p.thumbSize()).param("images", root).result("shown", shown).result("ignored", ignored)
                 .result("vectors", vectors).result("thumbnails", thumbs).result("unreadable_images", unreadable).result("bytes", bytes.length);
         run.commit();
         return new Result(new Path(run.existing("report"), "index.html").toString(), bytes.length, vectors, thumbs, unreadable, shown, ignored);
@@ -234,7 +247,7 @@ public final class ReportJob {
     }
 
     /** Concepts of one explanation as [concept index, weight, ...]. */
-    private static List<Object> conceptList(Row r, int i, Strings concepts) {
+    static List<Object> conceptList(Row r, int i, Strings concepts) {
         List<Object> c = new ArrayList<>();
         for (Row k : r.<Row>getList(i)) {
             c.add(concepts.of(k.getString(k.fieldIndex("concept"))));
@@ -460,7 +473,7 @@ public final class ReportJob {
         return v;
     }
 
-    /** Where match-images read its images: from matches/_run.json (the first matches folder that has one). */
+    /** Where match-images (or explain-images) read its images: from the folder's _run.json (the first folder that has one). */
     static String imagesRoot(List<Source> matches, Configuration conf) {
         if (matches == null) return null;
         for (Source s : matches) {
