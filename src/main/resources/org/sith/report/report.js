@@ -52,7 +52,7 @@
       + (D.sources.length > shown.length ? " · not shown: " + D.sources.filter(function (s) { return !s.shown; }).map(function (s) { return s.name; }).join(", ") : "")}));
   root.append(nav);
   if (D.unreadable_images.length) {
-    root.append(el("p", {"class": "note", id: "unreadable", text: D.unreadable_images.length + " matched image(s) could not be read for thumbnails (shown as their id): "
+    root.append(el("p", {"class": "note", id: "unreadable", text: D.unreadable_images.length + (D.per_image ? " image(s)" : " matched image(s)") + " could not be read for thumbnails (shown as their id): "
         + D.unreadable_images.slice(0, 10).join(", ") + (D.unreadable_images.length > 10 ? ", …" : "")}));
   }
 
@@ -247,6 +247,81 @@
       ls.append(t);
       if (L.total > L.sv.length) ls.append(el("p", {"class": "muted more", text: "… and " + (L.total - L.sv.length) + " more neurons with smaller σ"}));
       s.append(ls);
+    });
+  }
+
+  // ---------------------------------------------------------------- per image: what makes up its embedding (SPEC §11)
+  // Each image's contribution rows (top vectors by signed share, then the other kinds summed) as signed bars on one
+  // axis per image (zero line at data-zero, negative shares to its left), with the vectors' concepts and the image's
+  // own explanation.
+  var KINDS = {vo_rest: "all other VO vectors", mlp_rest: "all other MLP neurons", vo_bias: "value biases (through the output maps)",
+    out_bias: "blocks' output biases", mlp: "MLP outputs", embed: "embedding stage (CLS after LN_pre)", ln_post_bias: "LN_post bias"};
+  function headSource(layer, head) {
+    for (var i = 0; i < D.explanations.length; i++) {
+      var L = D.explanations[i].layers.filter(function (l) { return l.layer === layer; })[0];
+      if (L && L.heads.some(function (h) { return h.head === head; })) return "s" + i;
+    }
+    return null;
+  }
+  function vectorLabel(r) {
+    if (r.rank == null) {
+      return el("span", {}, el("b", {text: r.k}), r.layer != null ? " · layer " + r.layer : null, el("span", {"class": "muted", text: " " + (KINDS[r.k] || "")}));
+    }
+    var text = r.k === "vo" ? "L" + r.layer + " h" + r.head + " sv " + r.sv
+      : r.k === "mlp" ? "L" + r.layer + " neuron " + r.sv : r.k + " L" + r.layer + (r.head != null ? " h" + r.head : "") + " sv " + r.sv;
+    var p = r.k === "vo" ? headSource(r.layer, r.head) : null;
+    if (!p) return el("span", {"class": "vec-name", text: text});
+    var a = el("a", {"class": "vec-name", href: "#" + p + "-L" + r.layer + "-H" + r.head + "-V" + r.sv, text: text});
+    a.addEventListener("click", function (e) { e.preventDefault(); openHead(p, r.layer, r.head, r.sv); });
+    return a;
+  }
+  function shareBar(share, lo, hi) {
+    var W = 180, H = 12, span = hi - lo || 1, x0 = (0 - lo) / span * W, w = Math.abs(share || 0) / span * W;
+    var svg = sv("svg", {"class": "share-chart", width: W, height: H, "data-zero": x0.toFixed(2)});
+    svg.append(sv("line", {x1: x0, x2: x0, y1: 0, y2: H, stroke: "#98a2b3"}));
+    var neg = share < 0;
+    svg.append(sv("rect", {x: (neg ? x0 - w : x0).toFixed(2), y: 2, width: Math.max(0.5, w).toFixed(2), height: H - 4,
+      "class": "share-bar " + (neg ? "neg" : "pos"), "data-share": share}));
+    return svg;
+  }
+  if (D.per_image) {
+    var pi = section("per-image", "Images");
+    var cards = D.per_image.images;
+    pi.append(el("p", {"class": "muted", text: "What each image's embedding is made of (explain-images, SPEC §11): its top singular vectors by signed share "
+        + "share_k = ⟨e_k, e⟩/‖e‖², then the rest of each kind summed; an image's shares add to 1. Bars: share on one axis per image, negative to the left of the line."}));
+    pi.append(el("p", {"class": "muted", id: "images-count", text: cards.length + " of " + D.per_image.total + " image(s) shown"
+        + (D.per_image.total > cards.length ? " (the first by id; " + (D.per_image.total - cards.length) + " more not shown)" : "")}));
+    cards.forEach(function (c, n) {
+      var im = IM[c.image];
+      var card = el("div", {"class": "image-card", id: "img-" + n, "data-image": im.id});
+      var thumb = im.src ? el("img", {"class": "thumb image-thumb", src: im.src, alt: im.id, title: im.id}) : el("span", {"class": "nothumb", title: "not readable", text: im.id});
+      var head = el("div", {"class": "image-head"}, thumb);
+      var about = el("div", {}, el("b", {"class": "image-id", text: im.id}), c.model ? el("span", {"class": "muted", text: " · " + c.model}) : null);
+      if (c.e) {
+        var ex = el("div", {"class": "image-expl"}, el("span", {"class": "muted", text: "its own explanation" + (c.e.method ? " (" + c.e.method + ")" : "")
+          + ", fidelity " + fmt(c.e.fid, 3) + (c.e.coh != null ? ", coherence " + fmt(c.e.coh, 3) : "") + ": "}));
+        for (var i = 0; i < c.e.c.length; i += 2) ex.append(el("span", {"class": "concept"}, C[c.e.c[i]] + " ", el("small", {text: fmt(c.e.c[i + 1], 2)})));
+        about.append(ex);
+      }
+      head.append(about);
+      card.append(head);
+      if (c.rows) {
+        var lo = 0, hi = 0;
+        c.rows.forEach(function (r) { if (r.share != null) { lo = Math.min(lo, r.share); hi = Math.max(hi, r.share); } });
+        var t = el("table", {"class": "shares"}, el("tr", {}, el("th", {text: "rank"}), el("th", {text: "vector"}), el("th", {text: "score"}),
+          el("th", {text: "share"}), el("th", {text: "share of the embedding"}), el("th", {text: "concepts (weight)"})));
+        c.rows.forEach(function (r) {
+          var concepts = r.c ? conceptCell(r.c) : el("td", {"class": "muted", text: r.rank != null ? "—" : ""});
+          if (r.from) concepts.setAttribute("title", "from explanations/");
+          t.append(el("tr", {"class": "share-row" + (r.rank == null ? " summed" : ""), "data-component": r.k},
+            el("td", {"class": "num", text: r.rank == null ? "" : r.rank}), el("td", {}, vectorLabel(r)), el("td", {"class": "num", text: fmt(r.score, 3)}),
+            el("td", {"class": "num", text: r.share == null ? "—" : (r.share * 100).toFixed(2) + " %"}), el("td", {}, shareBar(r.share, lo, hi)), concepts));
+        });
+        t.append(el("tr", {"class": "share-sum"}, el("td", {}), el("td", {text: "sum"}), el("td", {}), el("td", {"class": "num", text: (c.sum * 100).toFixed(2) + " %"}),
+          el("td", {}), el("td", {})));
+        card.append(t);
+      }
+      pi.append(card);
     });
   }
 
