@@ -177,7 +177,7 @@ class ExplainImagesTest extends SparkTestBase {
         try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement()) {
             ResultSet r = s.executeQuery("SELECT image, rank, layer, head, sv, component, score, share, "
                     + "CASE WHEN concepts IS NULL THEN NULL ELSE list_transform(concepts, x -> x.concept)::VARCHAR END "
-                    + "FROM read_parquet('" + out + "/image_contributions/*.parquet') ORDER BY image, rank NULLS LAST");
+                    + "FROM read_parquet('" + out + "/image_contributions/*.parquet', filename = true, file_row_number = true) ORDER BY filename, file_row_number");
             while (r.next()) {
                 Object[] row = new Object[9];
                 for (int k = 0; k < 9; k++) row[k] = r.getObject(k + 1);
@@ -365,8 +365,8 @@ class ExplainImagesTest extends SparkTestBase {
         int n = (int) e.shape()[0];
         float[] dict = prepareDictionary(e.data(), n, p);
         try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement()) {
-            ResultSet r = s.executeQuery("SELECT m.image, m.embedding, x.concepts, x.fidelity, x.coherence, x.method, x.k, x.layer, x.head, x.sv, "
-                    + "x.fidelity_residual FROM read_parquet('" + out + "/image_embeddings/*.parquet') m JOIN read_parquet('" + out
+            ResultSet r = s.executeQuery("SELECT m.image, m.embedding, list_transform(x.concepts, c -> c.concept), x.fidelity, x.coherence, x.method, x.k, x.layer, x.head, x.sv, "
+                    + "x.fidelity_residual, list_transform(x.concepts, c -> c.weight) FROM read_parquet('" + out + "/image_embeddings/*.parquet') m JOIN read_parquet('" + out
                     + "/image_explanations/*.parquet') x USING (image) ORDER BY m.image");
             int seen = 0;
             while (r.next()) {
@@ -379,12 +379,11 @@ class ExplainImagesTest extends SparkTestBase {
                 normalize(x);
                 Code want = ReferenceCoder.codeOne(x, dict, n, p, Method.COMP, 4, 0.3);
                 Object[] got = (Object[]) r.getArray(3).getArray();
+                Object[] weights = (Object[]) r.getArray(12).getArray();
                 assertEquals(4, got.length);
                 for (int k = 0; k < 4; k++) {
-                    @SuppressWarnings("unchecked")
-                    Map<String, Object> atom = (Map<String, Object>) got[k];
-                    assertEquals("concept " + want.ids()[k], atom.get("concept"), r.getString(1) + " atom " + k);
-                    assertEquals(want.weights()[k], ((Number) atom.get("weight")).doubleValue(), 1e-6);
+                    assertEquals("concept " + want.ids()[k], got[k], r.getString(1) + " atom " + k);
+                    assertEquals(want.weights()[k], ((Number) weights[k]).doubleValue(), 1e-6);
                 }
                 assertEquals(want.fidelity(), r.getDouble(4), 1e-6);
                 assertEquals("comp", r.getString(6));
