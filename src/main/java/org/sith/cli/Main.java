@@ -22,7 +22,7 @@ public final class Main {
     static Map<String, Command<?>> commands() {
         Map<String, Command<?>> m = new LinkedHashMap<>();
         for (Command<?> c : List.of(new DemoCommand(), new EmbedConceptsCommand(), new ImageMeanCommand(), new EmbedImagesCommand(),
-                new DecomposeCommand(), new ExplainCommand(), new PreprocessCommand(), new MatchImagesCommand(), new EditCommand(),
+                new DecomposeCommand(), new ExplainCommand(), new PreprocessCommand(), new MatchImagesCommand(), new ExplainImagesCommand(), new EditCommand(),
                 new ZeroShotCommand(), new RetrievalCommand(), new DiffCommand(), new ReportCommand(), new SqlCommand(), new BenchmarkCommand())) {
             m.put(c.name(), c);
         }

@@ -140,10 +140,21 @@ public final class VisionTower {
      * {@code pixels}), {@code batch} images per product.
      */
     public float[][] embed(float[] pixels, int n, int batch, Workspace ws) {
+        return embed(pixels, n, batch, ws, null);
+    }
+
+    /**
+     * As above, reporting every block to {@code probe} on the way (null: none); the probe must ask for the last block,
+     * so that the pass it sees is the one that gives the embeddings.
+     */
+    public float[][] embed(float[] pixels, int n, int batch, Workspace ws, Probe probe) {
+        if (probe != null && probe.lastLayer() < blocks.length - 1) {
+            throw new IllegalArgumentException("a probe that stops at layer " + probe.lastLayer() + " cannot see a whole pass of " + blocks.length + " blocks");
+        }
         float[][] out = new float[n][];
         for (int first = 0; first < n; first += batch) {
             int m = Math.min(batch, n - first);
-            float[] x = run(pixels, first, m, ws, null);
+            float[] x = run(pixels, first, m, ws, probe);
             float[] cls = ws.floats("cls", m * width);
             for (int i = 0; i < m; i++) lnPost.apply(x, i * tokens * width, cls, i * width);
             float[] y = ws.floats("proj", m * projDim);

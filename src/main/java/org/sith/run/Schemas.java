@@ -74,6 +74,36 @@ public final class Schemas {
         createStructField("embedding", createArrayType(FloatType, false), false),
         createStructField("norm", DoubleType, false)});
 
+    /**
+     * `image_contributions` (SPEC §11): per image, the `--top` vectors by signed share of the embedding (rank 1…N; a head's
+     * singular vector, component `vo`, or with `--contributions vo,mlp` an MLP neuron, component `mlp` with head null and sv
+     * the neuron; score = σ_j⟨z_h,u_j⟩ or act_i·‖w_i‖), then one row per remaining kind with the rest summed (rank, layer,
+     * head, sv and score null); the shares of an image add to 1. `concepts`: the vector's explanation, when given.
+     */
+    public static final StructType IMAGE_CONTRIBUTIONS = createStructType(new StructField[] {
+        createStructField("model", StringType, false),
+        createStructField("image", StringType, false),
+        createStructField("rank", IntegerType, true),
+        createStructField("layer", IntegerType, true),
+        createStructField("head", IntegerType, true),
+        createStructField("sv", IntegerType, true),
+        createStructField("component", StringType, false),
+        createStructField("score", DoubleType, true),
+        createStructField("share", DoubleType, false),
+        createStructField("concepts", createArrayType(CONCEPT, false), true)});
+
+    /**
+     * `image_explanations` (SPEC §11): the columns of {@link #EXPLANATIONS} (vector, layer, head, sv, side, sigma,
+     * fidelity_residual and degenerate null) and `image` last: the sparse code of an image's normalized embedding.
+     */
+    public static final StructType IMAGE_EXPLANATIONS;
+
+    static {
+        List<StructField> f = new ArrayList<>(Arrays.asList(EXPLANATIONS.fields()));
+        f.add(createStructField("image", StringType, false));
+        IMAGE_EXPLANATIONS = createStructType(f);
+    }
+
     /** Each applied edit: its α, the vector's σ, how it was selected, and the explanation behind it (when known). */
     public static final StructType EDITS = createStructType(new StructField[] {
         createStructField("model", StringType, false),

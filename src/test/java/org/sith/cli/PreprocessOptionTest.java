@@ -38,6 +38,8 @@ class PreprocessOptionTest {
                     c -> ((EmbedImagesJob.Config) c).settings().preprocess()),
             new Case("match-images", List.of("--checkpoint", "m.safetensors", "--images", "imgs/", "--explanations", "e/", "--out", "o"),
                     c -> ((MatchImagesJob.Config) c).settings().preprocess()),
+            new Case("explain-images", List.of("--checkpoint", "m.safetensors", "--images", "imgs/", "--concepts", "c/", "--out", "o"),
+                    c -> ((org.sith.jobs.ExplainImagesJob.Config) c).settings().preprocess()),
             new Case("zero-shot", List.of("--checkpoint", "m.safetensors", "--images", "l.csv", "--classes", "c.txt", "--out", "o"),
                     c -> ((ZeroShotJob.Config) c).settings().preprocess()),
             new Case("retrieval", List.of("--checkpoint", "m.safetensors", "--images", "p.csv", "--out", "o"),

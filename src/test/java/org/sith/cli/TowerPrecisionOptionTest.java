@@ -42,6 +42,8 @@ class TowerPrecisionOptionTest {
                     c -> ((EmbedImagesJob.Config) c).settings().towerPrecision()),
             new Case("match-images", List.of("--checkpoint", "m.safetensors", "--images", "imgs/", "--explanations", "e/", "--out", "o"),
                     c -> ((MatchImagesJob.Config) c).settings().towerPrecision()),
+            new Case("explain-images", List.of("--checkpoint", "m.safetensors", "--images", "imgs/", "--concepts", "c/", "--out", "o"),
+                    c -> ((org.sith.jobs.ExplainImagesJob.Config) c).settings().towerPrecision()),
             new Case("zero-shot", List.of("--checkpoint", "m.safetensors", "--images", "l.csv", "--classes", "c.txt", "--out", "o"),
                     c -> ((ZeroShotJob.Config) c).settings().towerPrecision()),
             new Case("retrieval", List.of("--checkpoint", "m.safetensors", "--images", "p.csv", "--out", "o"),
