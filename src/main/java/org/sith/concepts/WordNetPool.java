@@ -10,7 +10,6 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.HexFormat;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -87,7 +86,7 @@ public final class WordNetPool {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-        LinkedHashSet<String> seenLower = new LinkedHashSet<>();
+        Set<String> seenLower = new HashSet<>();
         List<String> lemmas = new ArrayList<>();
         List<Integer> listed = new ArrayList<>();
         List<Integer> added = new ArrayList<>();
@@ -98,14 +97,19 @@ public final class WordNetPool {
             Index idx = parseIndex(new String(bytes, StandardCharsets.UTF_8), pos.file);
             if (licence == null) licence = idx.licence();
             int before = lemmas.size();
-            for (String raw : idx.lemmas()) {
-                String lemma = raw.replace('_', ' ');
-                if (seenLower.add(lemma.toLowerCase(Locale.ROOT))) lemmas.add(lemma);
-            }
+            addLemmas(idx.lemmas(), seenLower, lemmas);
             listed.add(idx.lemmas().size());
             added.add(lemmas.size() - before);
         }
         return new Pool(spec, List.copyOf(lemmas), licence, List.copyOf(listed), List.copyOf(added), HexFormat.of().formatHex(sha.digest()));
+    }
+
+    /** Appends each index lemma with `_` as a space unless one equal to it ignoring case was taken already ({@code seenLower}). */
+    static void addLemmas(List<String> indexLemmas, Set<String> seenLower, List<String> out) {
+        for (String raw : indexLemmas) {
+            String lemma = raw.replace('_', ' ');
+            if (seenLower.add(lemma.toLowerCase(Locale.ROOT))) out.add(lemma);
+        }
     }
 
     /** One index file: its licence header (line numbers removed) and the lemma of each entry line, in file order. */
