@@ -41,6 +41,7 @@ import org.sith.inputs.Paths;
 import org.sith.inputs.QueryTexts;
 import org.sith.inputs.Tokenizers;
 import org.sith.io.Fs;
+import org.sith.judge.JudgeClient;
 import org.sith.model.ClipTokenizer;
 import org.sith.model.TextTower;
 import org.sith.model.Workspace;
@@ -100,19 +101,48 @@ public final class EditJob {
         }
     }
 
-    /** Exactly one of {@code edits} (a table) and {@code query}; a query needs {@code explanations}. */
-    public record Config(String checkpoint, String edits, Query query, String explanations, Integer heads, String modelName, OutputTarget out)
-            implements Serializable {
+    /**
+     * A selection by a judge model, as the paper's code selects background or unsafe vectors: every explained vision VO
+     * vector's concepts are rated 1–5 for relevance to {@code category} ({@link JudgeClient#relevance}); those rated
+     * {@code threshold} or more are suppressed (α = 0), their score recorded as the relevance.
+     */
+    public record JudgeSelection(String category, int threshold, JudgeClient.Settings judge) implements Serializable, RunRecord.Recordable {
+        public static final int DEFAULT_THRESHOLD = 4;
+
+        public JudgeSelection {
+            if (category == null || category.isBlank()) throw new UserInputException("--judge needs --judge-category (a description of what to remove)");
+            if (threshold < 1 || threshold > 5) throw new UserInputException("--judge-threshold " + threshold + " must be within 1–5 (the judge's scale)");
+            if (judge == null) throw new UserInputException("--judge needs --judge-url and --judge-model");
+        }
+
+        @Override
+        public void recordOptions(Map<String, Object> o) {
+            o.put("judge", true);
+            o.put("judge-category", category);
+            o.put("judge-threshold", threshold);
+            judge.recordOptions(o);
+        }
+    }
+
+    /** Exactly one of {@code edits} (a table), {@code query} and {@code judge}; a query or a judge needs {@code explanations}. */
+    public record Config(String checkpoint, String edits, Query query, JudgeSelection judge, String explanations, Integer heads, String modelName,
+                         OutputTarget out) implements Serializable {
         public Config {
             if (checkpoint == null) throw new UserInputException("edit needs --checkpoint");
-            if ((edits == null) == (query == null)) throw new UserInputException("give either --edits (a table) or --query (concept texts)");
+            int given = (edits == null ? 0 : 1) + (query == null ? 0 : 1) + (judge == null ? 0 : 1);
+            if (given != 1) throw new UserInputException("give one of --edits (a table), --query (concept texts) or --judge (a judge model's selection)");
             if (query != null && explanations == null) throw new UserInputException("--query needs --explanations (what each vector means)");
+            if (judge != null && explanations == null) throw new UserInputException("--judge needs --explanations (what each vector means)");
             if (heads != null && heads < 1) throw new UserInputException("--heads " + heads + " must be at least 1");
             if (out == null) throw new UserInputException("edit needs --out");
         }
 
+        public Config(String checkpoint, String edits, Query query, String explanations, Integer heads, String modelName, OutputTarget out) {
+            this(checkpoint, edits, query, null, explanations, heads, modelName, out);
+        }
+
         String selection() {
-            return query == null ? "table" : query.selection();
+            return judge != null ? "judge" : query == null ? "table" : query.selection();
         }
     }
 
@@ -123,6 +153,9 @@ public final class EditJob {
     public static Result run(SparkSession spark, Config c) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         Paths.mustExist("checkpoint", c.checkpoint(), conf);
+        Paths.mustExist("explanations", c.explanations(), conf);
+        // the judge's key, read before anything is claimed (a missing one leaves --out as it was); never recorded
+        String judgeKey = c.judge() == null ? null : JudgeClient.key(c.judge().judge(), System::getenv);
         CheckpointFile file = CheckpointFile.resolve(c.checkpoint(), conf);
         List<String> files;
         try (ClipTensors t = ClipTensors.open(c.checkpoint(), conf)) {
@@ -144,10 +177,10 @@ public final class EditJob {
         List<String> outputs = new ArrayList<>(files);
         outputs.add("edits");
         outputs.addAll(sidecars);
-        return JobRun.run(spark, NAME, c.out(), outputs, c, run -> edit(run, c, file, files, sidecars));
+        return JobRun.run(spark, NAME, c.out(), outputs, c, run -> edit(run, c, file, files, sidecars, judgeKey));
     }
 
-    private static Result edit(JobRun run, Config c, CheckpointFile file, List<String> files, List<String> sidecars) throws IOException {
+    private static Result edit(JobRun run, Config c, CheckpointFile file, List<String> files, List<String> sidecars, String judgeKey) throws IOException {
         SparkSession spark = run.spark();
         Configuration conf = run.hadoopConf();
         try (ClipCheckpoint ck = ClipCheckpoint.open(c.checkpoint(), conf, c.heads())) {
@@ -156,16 +189,17 @@ public final class EditJob {
             Map<VectorId, List<Row>> neuronConcepts = new HashMap<>();
             if (c.explanations() != null) {
                 Explanations.Contents all = Explanations.readAll(spark, c.explanations(), ck);
-                explained = c.query() != null || all.mlp().isEmpty() ? Explanations.requireVo(all, c.explanations()) : all.vo();
+                explained = c.query() != null || c.judge() != null || all.mlp().isEmpty() ? Explanations.requireVo(all, c.explanations()) : all.vo();
                 for (Explanations.Neuron n : all.mlp()) {
                     if (n.side().equals("right")) neuronConcepts.put(new VectorId(n.layer(), VectorId.MLP_HEAD, n.neuron()), n.concepts());
                 }
             }
-            List<VectorEdit> edits = c.edits() != null ? EditTable.read(spark, c.edits(), ck) : select(spark, c, ck, explained);
+            RunRecord record = run.record();
+            List<VectorEdit> edits = c.edits() != null ? EditTable.read(spark, c.edits(), ck)
+                    : c.judge() != null ? selectByJudge(c.judge(), judgeKey, explained, record) : select(spark, c, ck, explained);
             edits = new ArrayList<>(edits);
             edits.sort((a, b) -> a.id().compareTo(b.id()));
             String model = ModelName.of(c.checkpoint(), c.modelName());
-            RunRecord record = run.record();
             record.checkpoint("checkpoint", c.checkpoint(), conf);
             if (c.edits() != null) record.input("edits", c.edits(), conf);
             if (c.explanations() != null) record.input("explanations", c.explanations(), conf);
@@ -259,6 +293,55 @@ public final class EditJob {
                     q.threshold(), s.maxRelevance()));
         }
         return s.edits();
+    }
+
+    /**
+     * The edits a judge selects: each explained vector's concepts rated 1–5 for relevance to the category; α = 0 for a
+     * score at or above the threshold. A vector the judge could not score is left unedited and reported.
+     */
+    private static List<VectorEdit> selectByJudge(JudgeSelection j, String key, SortedMap<VectorId, Explanations.Explained> explained, RunRecord record) {
+        List<VectorId> ids = new ArrayList<>(explained.keySet());
+        List<List<String>> lists = new ArrayList<>();
+        for (VectorId v : ids) {
+            List<String> names = new ArrayList<>();
+            List<String> all = new ArrayList<>();
+            for (Row r : explained.get(v).concepts()) {
+                double w = r.getDouble(2);
+                String shown = w < 0 ? "(opposite) " + r.getString(1) : r.getString(1);
+                all.add(shown);
+                if (w != 0) names.add(shown);
+            }
+            lists.add(names.isEmpty() ? all : names);
+        }
+        List<JudgeClient.Outcome> outcomes;
+        try (JudgeClient client = new JudgeClient(j.judge(), key)) {
+            outcomes = client.relevance(lists, j.category(), new java.util.concurrent.atomic.AtomicInteger());
+        }
+        List<VectorEdit> edits = new ArrayList<>();
+        List<String> failed = new ArrayList<>();
+        int best = 0;
+        for (int i = 0; i < ids.size(); i++) {
+            JudgeClient.Outcome o = outcomes.get(i);
+            if (!o.ok()) {
+                failed.add(ids.get(i) + ": " + o.error());
+                continue;
+            }
+            best = Math.max(best, o.score());
+            if (o.score() >= j.threshold()) edits.add(new VectorEdit(ids.get(i), 0.0, (double) o.score()));
+        }
+        record.param("selection_rule", "judge relevance >= threshold").param("judge_model", j.judge().model())
+                .param("judge_endpoint", j.judge().endpoint().toString()).param("judge_prompt", org.sith.judge.JudgePrompts.relevanceTemplate(j.category()))
+                .result("judged", ids.size()).result("judge_failed", failed.size()).result("judge_selected", edits.size())
+                .result("judge_requests", outcomes.stream().mapToInt(JudgeClient.Outcome::attempts).sum());
+        if (!failed.isEmpty()) {
+            System.err.println("sith " + NAME + ": the judge gave no score for " + failed.size() + " of " + ids.size() + " vector(s), left unedited: "
+                    + String.join("; ", failed.subList(0, Math.min(5, failed.size()))) + (failed.size() > 5 ? "; …" : ""));
+        }
+        if (edits.isEmpty()) {
+            throw new UserInputException("the judge rated no explained vector " + j.threshold() + " or more for --judge-category '" + j.category()
+                    + "' (the highest score was " + (best == 0 ? "none" : best) + (failed.isEmpty() ? "" : "; " + failed.size() + " vector(s) got no score") + ")");
+        }
+        return edits;
     }
 
     private static float[][] embed(Config c, Configuration conf, List<String> texts, int projDim) {

@@ -18,6 +18,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.util.LongAccumulator;
 import org.sith.UserInputException;
 import org.sith.checkpoint.ClipText;
+import org.sith.concepts.WordNetPool;
 import org.sith.executor.SerializableConf;
 import org.sith.executor.TowerCache;
 import org.sith.inputs.Paths;
@@ -46,26 +47,39 @@ public final class EmbedConceptsJob {
     private static final int LISTED = 5;
 
     public static final List<String> OUTPUTS = List.of("concepts");
+    /** With --pool: the concepts/ folder, the list used (one lemma a line: id = line − 1) and WordNet's licence notice. */
+    public static final List<String> POOL_OUTPUTS = List.of("concepts", "vocab.txt", "LICENSE-WordNet");
     public static final int DEFAULT_CONCEPTS_PER_TASK = 2048;
     public static final int DEFAULT_BATCH_TOKENS = 512;
 
     /**
      * The options of embed-concepts; {@code textHeads} and {@code activation} override the checkpoint's config;
-     * {@code towerPrecision} bf16 runs the tower's block products through oneDNN (approximate).
+     * {@code towerPrecision} bf16 runs the tower's block products through oneDNN (approximate). Exactly one of
+     * {@code vocab} (a file) and {@code pool} (SPEC §13's WordNet pool) names the concepts; {@code poolLimit} keeps the
+     * pool's first N lemmas (a sample to try a model on, and the tests').
      */
-    public record Config(String checkpoint, String vocab, String bpe, Integer textHeads, String activation, int conceptsPerTask, int batchTokens,
-                         TowerPrecision towerPrecision, OutputTarget out) implements Serializable {
+    public record Config(String checkpoint, String vocab, WordNetPool.Spec pool, Integer poolLimit, String bpe, Integer textHeads, String activation,
+                         int conceptsPerTask, int batchTokens, TowerPrecision towerPrecision, OutputTarget out) implements Serializable {
         public Config {
             if (towerPrecision == null) towerPrecision = TowerPrecision.F32;
             if (checkpoint == null) throw new UserInputException("embed-concepts needs --checkpoint");
-            if (vocab == null) throw new UserInputException("embed-concepts needs --vocab");
+            if (vocab == null && pool == null) throw new UserInputException("embed-concepts needs --vocab (a file, one concept a line) or --pool wordnet");
+            if (vocab != null && pool != null) throw new UserInputException("give either --vocab or --pool, not both");
+            if (poolLimit != null && pool == null) throw new UserInputException("--pool-limit is only used with --pool");
+            if (poolLimit != null && poolLimit < 1) throw new UserInputException("--pool-limit " + poolLimit + " must be at least 1");
             if (textHeads != null && textHeads < 1) throw new UserInputException("--text-heads " + textHeads + " must be at least 1");
             if (conceptsPerTask < 1) throw new UserInputException("--concepts-per-task " + conceptsPerTask + " must be at least 1");
             if (batchTokens < 1) throw new UserInputException("--batch-tokens " + batchTokens + " must be at least 1");
             if (out == null) throw new UserInputException("embed-concepts needs --out");
         }
 
-        /** The tower in f32. */
+        /** A vocabulary file, the tower in the given precision. */
+        public Config(String checkpoint, String vocab, String bpe, Integer textHeads, String activation, int conceptsPerTask, int batchTokens,
+                      TowerPrecision towerPrecision, OutputTarget out) {
+            this(checkpoint, vocab, null, null, bpe, textHeads, activation, conceptsPerTask, batchTokens, towerPrecision, out);
+        }
+
+        /** A vocabulary file, the tower in f32. */
         public Config(String checkpoint, String vocab, String bpe, Integer textHeads, String activation, int conceptsPerTask, int batchTokens,
                       OutputTarget out) {
             this(checkpoint, vocab, bpe, textHeads, activation, conceptsPerTask, batchTokens, TowerPrecision.F32, out);
@@ -76,7 +90,12 @@ public final class EmbedConceptsJob {
         }
 
         public Config withTowerPrecision(TowerPrecision p) {
-            return new Config(checkpoint, vocab, bpe, textHeads, activation, conceptsPerTask, batchTokens, p, out);
+            return new Config(checkpoint, vocab, pool, poolLimit, bpe, textHeads, activation, conceptsPerTask, batchTokens, p, out);
+        }
+
+        /** What the concepts are called in messages: the vocabulary file, or the pool. */
+        String source() {
+            return vocab != null ? "vocabulary " + vocab : "pool " + pool;
         }
     }
 
@@ -93,7 +112,7 @@ public final class EmbedConceptsJob {
         Paths.mustExist("vocab", p.vocab(), conf);
         Paths.mustExist("bpe", p.bpe(), conf);
         p.towerPrecision().requireRunnable();
-        return JobRun.run(spark, NAME, p.out(), OUTPUTS, p, run -> embed(run, p));
+        return JobRun.run(spark, NAME, p.out(), p.pool() != null ? POOL_OUTPUTS : OUTPUTS, p, run -> embed(run, p));
     }
 
     private static Result embed(JobRun run, Config p) {
@@ -111,13 +130,30 @@ public final class EmbedConceptsJob {
             throw new UserInputException("tokenizer " + tok.source() + " has " + tok.vocabSize()
                     + " tokens but the checkpoint's token embedding has only " + modelVocab + " rows: they do not belong together");
         }
-        String[] lines = TextLines.read(p.vocab(), conf, "vocabulary " + p.vocab());
+        String[] lines;
+        WordNetPool.Pool pool = null;
+        if (p.pool() != null) {
+            pool = WordNetPool.read(p.pool());
+            List<String> used = p.poolLimit() == null ? pool.lemmas() : pool.lemmas().subList(0, Math.min(p.poolLimit(), pool.lemmas().size()));
+            lines = used.toArray(new String[0]);
+        } else {
+            lines = TextLines.read(p.vocab(), conf, "vocabulary " + p.vocab());
+        }
         Vocabulary v = Vocabulary.tokenize(lines, tok, context);
-        if (v.ids.isEmpty()) throw new UserInputException("vocabulary " + p.vocab() + " has no concepts (only blank lines)");
-        List<String> notes = v.notes(p.vocab(), context);
+        if (v.ids.isEmpty()) throw new UserInputException(p.source() + " has no concepts (only blank lines)");
+        List<String> notes = v.notes(p.vocab() != null ? p.vocab() : "pool " + p.pool(), context);
         for (String n : notes) System.err.println("sith " + NAME + ": " + n);
 
-        record.checkpoint("checkpoint", p.checkpoint(), conf).input("vocab", p.vocab(), conf);
+        record.checkpoint("checkpoint", p.checkpoint(), conf);
+        if (pool != null) {
+            record.inputFingerprint("pool", WordNetPool.SOURCE + ", " + p.pool(), pool.sha256(), "sha256 of the index files read, in pool order");
+            record.param("pool", p.pool().toString()).param("pool_lemmas", pool.lemmas().size()).param("pool_used", lines.length)
+                    .param("pool_listed_per_pos", pool.listed()).param("pool_added_per_pos", pool.added());
+            writeText(run, "vocab.txt", String.join("\n", lines) + "\n", conf);
+            writeText(run, "LICENSE-WordNet", WordNetPool.licenceFile(pool, lines.length), conf);
+        } else {
+            record.input("vocab", p.vocab(), conf);
+        }
         record.inputFingerprint("tokenizer", tok.source(), tok.fingerprint(), "sha256 of the ordered merges and token ids (equal fingerprints tokenize alike)");
         record.param("text_heads", heads).param("activation", activation).param("context_length", context)
                 .param("concepts_per_task", p.conceptsPerTask()).param("batch_tokens", p.batchTokens()).towerPrecision(p.towerPrecision());
@@ -147,6 +183,15 @@ public final class EmbedConceptsJob {
         run.phase("embed");
         run.commit();
         return new Result(v.ids.size(), lines.length, notes, p.out().folder());
+    }
+
+    private static void writeText(JobRun run, String name, String text, Configuration conf) {
+        org.apache.hadoop.fs.Path path = new org.apache.hadoop.fs.Path(run.staged(name));
+        try (java.io.OutputStream o = org.sith.io.Fs.fs(path, conf).create(path, true)) {
+            o.write(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new UncheckedIOException(path + ": " + e.getMessage(), e);
+        }
     }
 
     /** What the driver needs of the text tower; executors load the weights themselves. */
