@@ -36,6 +36,7 @@ final class SweepCommand implements Command<SweepJob.Config> {
 
     /** A comma list of items, each parsed by {@code item}; an empty item is refused. */
     static <T> List<T> list(String s, Function<String, T> item) {
+        if (s.isBlank()) throw new UserInputException("is empty");
         List<T> out = new ArrayList<>();
         for (String part : s.split(",", -1)) {
             if (part.isBlank()) throw new UserInputException("'" + s + "' has an empty item (give a comma list such as 1,2,3)");

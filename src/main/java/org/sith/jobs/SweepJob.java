@@ -181,9 +181,12 @@ public final class SweepJob {
             this(checkpoint, concepts, imageMean, heads, grid, Coding.DEFAULT_BATCH_ROWS, Coding.DEFAULT_SCORING, modelName, out, null, null, null, null);
         }
 
-        /** The coding set-up the dictionary is prepared with: the grid's largest K; the method is decided per coding. */
+        /**
+         * The coding set-up the dictionary is prepared with (rows per product, scoring path); method, K and λ are decided per
+         * coding, and the grid's largest K is checked against the dictionary by the run.
+         */
         Coding coding() {
-            return new Coding(grid.methods().get(0), Coding.DEFAULT_LAMBDA, grid.maxK(), batchRows, scoring);
+            return new Coding(grid.methods().get(0), Coding.DEFAULT_LAMBDA, 1, batchRows, scoring);
         }
     }
 
@@ -250,7 +253,7 @@ public final class SweepJob {
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
-        CodingContext coding = CodingContext.prepare(run, c.concepts(), p, c.coding().withBatchRows(c.batchRows()));
+        CodingContext coding = CodingContext.prepare(run, c.concepts(), p, c.coding());
         ConceptDictionary dict = coding.dictionary();
         if (c.grid().maxK() > dict.size()) {
             throw new UserInputException("--ks " + c.grid().maxK() + " is larger than the dictionary (" + dict.size() + " concepts in " + c.concepts().concepts() + ")");
