@@ -55,8 +55,12 @@ class SweepTest extends SparkTestBase {
     }
 
     static String[] args(String command, Path out, String... extra) {
+        return argsOnLayers("2,3", command, out, extra);
+    }
+
+    static String[] argsOnLayers(String layers, String command, Path out, String... extra) {
         List<String> a = new ArrayList<>(List.of(command, "--checkpoint", in.checkpoint().toString(), "--concepts", in.concepts().toString(),
-                "--vocab", in.vocab().toString(), "--layers", "2,3", "--model-name", "synthetic", "--out", out.toString()));
+                "--vocab", in.vocab().toString(), "--layers", layers, "--model-name", "synthetic", "--out", out.toString()));
         a.addAll(List.of(extra));
         return a.toArray(new String[0]);
     }
@@ -103,6 +107,24 @@ class SweepTest extends SparkTestBase {
             double[] actual = sweepRow(sweep, s[0], Integer.parseInt(s[1]), lambda);
             assertMeans(expected, actual, String.join(" ", s));
         }
+    }
+
+    /** Beyond vision VO: the text tower's MLP neurons and QK circuits (both sides), against decompose with the same settings. */
+    @Test
+    void textTowerMlpAndQkMeansEqualDecompose() throws Exception {
+        Path out = tmp.resolve("sweep-text");
+        Run r = cli(argsOnLayers("1", "sweep", out, "--tower", "text", "--component", "mlp,qk", "--methods", "nnomp,mp", "--ks", "3"));
+        assertEquals(0, r.status(), r.stderr());
+        Path d = tmp.resolve("decompose-text");
+        assertEquals(0, cli(argsOnLayers("1", "decompose", d, "--tower", "text", "--component", "mlp,qk", "--method", "mp", "--k", "3")).status());
+        String expl = "read_parquet('" + d + "/explanations/**/*.parquet', hive_partitioning = true)";
+        double[] expected = duckRow("SELECT count(*), avg(fidelity), avg(fidelity_residual), avg(coherence) FROM " + expl);
+        assertTrue(expected[0] > 0);
+        assertMeans(expected, sweepRow(out, "mp", 3, 0), "text mlp,qk mp K 3");
+        double[] kinds = duckRow("SELECT count(*), count(*) FILTER (WHERE tower = 'text' AND component = 'mlp,qk' AND side = 'right,query,key'), 0, 0 FROM "
+                + sweepTable(out));
+        assertEquals(2, kinds[0]);
+        assertEquals(2, kinds[1], "tower, component and side of the rows");
     }
 
     /** One row per configuration in order; λ 0 for the coders without one (nnomp, omp, topk); no judge, so no judge_score. */
