@@ -23,7 +23,8 @@ public final class Main {
         Map<String, Command<?>> m = new LinkedHashMap<>();
         for (Command<?> c : List.of(new DemoCommand(), new EmbedConceptsCommand(), new ImageMeanCommand(), new EmbedImagesCommand(),
                 new DecomposeCommand(), new ExplainCommand(), new PreprocessCommand(), new MatchImagesCommand(), new ExplainImagesCommand(), new EditCommand(),
-                new ZeroShotCommand(), new RetrievalCommand(), new DiffCommand(), new JudgeCommand(), new ReportCommand(), new SqlCommand(), new BenchmarkCommand())) {
+                new ZeroShotCommand(), new RetrievalCommand(), new DiffCommand(), new JudgeCommand(), new SweepCommand(), new ReportCommand(), new SqlCommand(),
+                new BenchmarkCommand())) {
             m.put(c.name(), c);
         }
         return m;

@@ -71,8 +71,15 @@ public final class Opt<T> {
     /** The default as `--help` shows it, or null. */
     public String defaultText() {
         if (flag || defaultValue == null) return null;
-        if (defaultValue instanceof Enum<?> e) return e.name().toLowerCase(Locale.ROOT).replace('_', '-');
-        return defaultValue.toString();
+        if (defaultValue instanceof java.util.Collection<?> c) {
+            return String.join(",", c.stream().map(Opt::render).toList());
+        }
+        return render(defaultValue);
+    }
+
+    private static String render(Object v) {
+        if (v instanceof Enum<?> e) return e.name().toLowerCase(Locale.ROOT).replace('_', '-');
+        return v.toString();
     }
 
     T parse(String text) {

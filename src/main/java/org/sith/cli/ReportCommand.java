@@ -26,7 +26,7 @@ final class ReportCommand implements Command<ReportJob.Config> {
 
     @Override
     public String summary() {
-        return "One self-contained report/index.html (heat maps, concepts, thumbnails, QK pairs, MLP neurons, the text tower, per-image contributions, edits, zero-shot, retrieval, diff) of the outputs under --out.";
+        return "One self-contained report/index.html (heat maps, concepts, thumbnails, QK pairs, MLP neurons, the text tower, per-image contributions, edits, zero-shot, retrieval, diff, the sweep's trade-off plot) of the outputs under --out.";
     }
 
     @Override

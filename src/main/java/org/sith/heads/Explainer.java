@@ -45,6 +45,24 @@ public final class Explainer {
     public static List<ExplainedVector> explainGroups(List<VectorGroup> groups, List<JointSpace> joints,
                                                       SparseCoder coder, Method method, int k, double lambda, long[] nanos) {
         long t0 = System.nanoTime();
+        Targets t = targets(groups, joints);
+        nanos[0] += System.nanoTime() - t0;
+        return explainTargets(t, coder, method, k, lambda, nanos);
+    }
+
+    /**
+     * Groups' vectors mapped into their joint spaces, ready to be coded by any number of coders (`sweep` codes the same
+     * targets with every method and K): {@code vectors[i]} the unit residual-stream direction, {@code targets[i]} its
+     * coded joint-space target, in the order of the groups.
+     */
+    public record Targets(List<VectorGroup> groups, List<JointSpace> joints, double[][] vectors, double[][] targets) {
+        public int size() {
+            return vectors.length;
+        }
+    }
+
+    /** Maps every group's vectors into its joint space {@code joints.get(i)} (done once, however often they are coded). */
+    public static Targets targets(List<VectorGroup> groups, List<JointSpace> joints) {
         // The float products of the joint map run per group: a row's last bits in a BLAS product can
         // depend on its position in the matrix, and a head's numbers must not depend on which other
         // heads share its batch (--resume recomputes heads in other company). The coder is exact in
@@ -56,8 +74,18 @@ public final class Explainer {
             vectors.addAll(List.of(w));
             targets.addAll(List.of(joints.get(g).toJoint(w)));
         }
-        double[][] w = vectors.toArray(new double[0][]);
-        double[][] x = targets.toArray(new double[0][]);
+        return new Targets(List.copyOf(groups), List.copyOf(joints), vectors.toArray(new double[0][]), targets.toArray(new double[0][]));
+    }
+
+    /**
+     * Codes prepared targets in one batch and back-projects the codes for fidelity_residual; adds the nanoseconds spent
+     * coding and back-projecting to {@code nanos[1..2]}.
+     */
+    public static List<ExplainedVector> explainTargets(Targets t, SparseCoder coder, Method method, int k, double lambda, long[] nanos) {
+        List<VectorGroup> groups = t.groups();
+        List<JointSpace> joints = t.joints();
+        double[][] w = t.vectors();
+        double[][] x = t.targets();
         long t1 = System.nanoTime();
         Code[] codes = coder.code(x, method, k, lambda);
         long t2 = System.nanoTime();
@@ -70,7 +98,6 @@ public final class Explainer {
             System.arraycopy(f, 0, fr, start, r);
         }
         long t3 = System.nanoTime();
-        nanos[0] += t1 - t0;
         nanos[1] += t2 - t1;
         nanos[2] += t3 - t2;
 

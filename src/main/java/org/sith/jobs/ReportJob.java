@@ -74,15 +74,19 @@ public final class ReportJob {
 
     public record Result(String file, long bytes, int vectors, int thumbnails, List<String> unreadableImages, List<String> shown, List<String> ignored) {}
 
-    enum Kind { EXPLANATIONS, MATCHES, EDITS, ZEROSHOT, RETRIEVAL, DIFF_HEADS, DIFF_VECTORS, IMAGE_CONTRIBUTIONS, IMAGE_EXPLANATIONS }
+    enum Kind { EXPLANATIONS, MATCHES, EDITS, ZEROSHOT, RETRIEVAL, DIFF_HEADS, DIFF_VECTORS, IMAGE_CONTRIBUTIONS, IMAGE_EXPLANATIONS, SWEEP }
 
     private ReportJob() {}
+
+    /** The columns of sweep/ (SPEC §13) the report needs. */
+    static final List<String> SWEEP_COLUMNS = List.of("method", "k", "lambda", "vectors", "fidelity", "fidelity_residual", "coherence", "judge_score");
 
     static Kind kind(Set<String> cols) {
         // explain-images' tables (SPEC §11) first: they also hold the columns of explanations and matches
         if (cols.containsAll(List.of("image", "component", "share"))) return Kind.IMAGE_CONTRIBUTIONS;
         if (cols.containsAll(List.of("image", "concepts", "fidelity"))) return Kind.IMAGE_EXPLANATIONS;
         if (cols.containsAll(List.of("layer", "head", "sv", "concepts", "fidelity", "sigma"))) return Kind.EXPLANATIONS;
+        if (cols.containsAll(SWEEP_COLUMNS)) return Kind.SWEEP;
         if (cols.containsAll(List.of("layer", "head", "sv", "rank", "image", "score"))) return Kind.MATCHES;
         if (cols.containsAll(List.of("layer", "head", "sv", "alpha", "sigma"))) return Kind.EDITS;
         if (cols.containsAll(List.of("scope", "name", "accuracy"))) return Kind.ZEROSHOT;
@@ -121,7 +125,7 @@ public final class ReportJob {
             record.input(k.name().toLowerCase(java.util.Locale.ROOT), f.path(), conf);
         }
         if (shown.isEmpty()) throw new UserInputException("no reportable outputs (explanations, matches, edits, zeroshot, retrieval, diff_heads, diff_vectors, "
-                + "image_contributions, image_explanations) in " + folders.stream().map(OutputFolders.Folder::path).toList());
+                + "image_contributions, image_explanations, sweep) in " + folders.stream().map(OutputFolders.Folder::path).toList());
         run.phase("list");
 
         Map<String, Object> data = new LinkedHashMap<>();
@@ -155,6 +159,8 @@ public final class ReportJob {
         Map<String, Object> perImage = ReportImages.section(byKind.get(Kind.IMAGE_CONTRIBUTIONS), byKind.get(Kind.IMAGE_EXPLANATIONS),
                 byKind.get(Kind.EXPLANATIONS), p.imagesShown(), concepts, images);
         if (perImage != null) data.put("per_image", perImage);
+        // likewise the trade-off plot only when a sweep/ folder is there
+        if (byKind.containsKey(Kind.SWEEP)) data.put("sweep", sweep(byKind.get(Kind.SWEEP)));
         run.phase("collect");
 
         List<String> unreadable = new ArrayList<>();
@@ -440,6 +446,33 @@ public final class ReportJob {
     @SuppressWarnings("unchecked")
     private static void add(Map<String, Object> m, String key, Object v) {
         ((List<Object>) m.get(key)).add(v);
+    }
+
+    /**
+     * Each sweep/ folder: its name, model and rows (method, K, λ, vectors and the means, at full precision: the page places
+     * the plot's points by them), ordered by method, λ and K.
+     */
+    static List<Map<String, Object>> sweep(List<Source> sources) {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Source s : sources) {
+            List<String> cols = Arrays.asList(s.df().columns());
+            List<Map<String, Object>> rows = new ArrayList<>();
+            for (Row r : s.df().select("method", "k", "lambda", "vectors", "fidelity", "fidelity_residual", "coherence", "judge_score")
+                    .orderBy("method", "lambda", "k").collectAsList()) {
+                rows.add(map("method", r.getString(0), "k", r.getInt(1), "lambda", r.get(2), "vectors", r.get(3), "fid", finite(r.get(4)),
+                        "res", finite(r.get(5)), "coh", finite(r.get(6)), "judge", finite(r.get(7))));
+            }
+            Map<String, Object> m = map("name", s.folder().name(), "rows", rows);
+            for (String c : List.of("model", "tower", "component", "side")) {
+                if (cols.contains(c)) m.put(c, s.df().select(c).distinct().orderBy(c).as(org.apache.spark.sql.Encoders.STRING()).collectAsList());
+            }
+            out.add(m);
+        }
+        return out;
+    }
+
+    private static Double finite(Object v) {
+        return v == null || !Double.isFinite(((Number) v).doubleValue()) ? null : ((Number) v).doubleValue();
     }
 
     /** The named columns (those present) of every source of a kind, each row tagged with its source's name. */

@@ -449,6 +449,101 @@
     });
     ds.append(dt);
   }
+  // ---------------------------------------------------------------- sweep: the fidelity/coherence trade-off (SPEC §13, the paper's Figure 3)
+  var SERIES = ["#3b528b", "#ef8a17", "#21918c", "#c4452f", "#5ec962", "#7b3294", "#8c6d31", "#444444"];
+  function niceStep(span) {
+    var raw = span / 5, mag = Math.pow(10, Math.floor(Math.log10(raw))), f = raw / mag;
+    return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
+  }
+  // [lo, hi, step]: the values' range widened to whole ticks
+  function axisRange(values) {
+    var lo = Math.min.apply(null, values), hi = Math.max.apply(null, values);
+    if (!(hi > lo)) { lo -= 0.05; hi += 0.05; }
+    var step = niceStep(hi - lo);
+    return [Math.floor(lo / step + 1e-9) * step, Math.ceil(hi / step - 1e-9) * step, step];
+  }
+  function decimals(step) { return Math.max(0, Math.min(6, -Math.floor(Math.log10(step) + 1e-9))); }
+  // One line per series (a method, or comp at one λ), its points ordered by K and labelled with it.
+  function tradeOff(series, xKey, xLabel, yKey, yLabel, id) {
+    var pts = [];
+    series.forEach(function (se) { se.rows.forEach(function (r) { if (r[xKey] != null && r[yKey] != null) pts.push(r); }); });
+    var W = 640, H = 380, L = 64, R = 150, T = 16, B = 48, pw = W - L - R, ph = H - T - B;
+    var xr = axisRange(pts.map(function (r) { return r[xKey]; })), yr = axisRange(pts.map(function (r) { return r[yKey]; }));
+    var X = function (v) { return L + (v - xr[0]) / (xr[1] - xr[0]) * pw; }, Y = function (v) { return T + ph - (v - yr[0]) / (yr[1] - yr[0]) * ph; };
+    var svg = sv("svg", {"class": "chart sweep-plot", id: id, width: W, height: H, role: "img", "aria-label": yLabel + " against " + xLabel + " per method",
+      "data-x": xKey, "data-y": yKey, "data-x-min": xr[0], "data-x-max": xr[1], "data-y-min": yr[0], "data-y-max": yr[1],
+      "data-plot-left": L, "data-plot-top": T, "data-plot-width": pw, "data-plot-height": ph});
+    svg.append(sv("rect", {x: L, y: T, width: pw, height: ph, "class": "plot-area"}));
+    var n, v, dx = decimals(xr[2]), dy = decimals(yr[2]);
+    for (n = 0; (v = xr[0] + n * xr[2]) <= xr[1] + xr[2] * 1e-6; n++) {
+      svg.append(sv("line", {x1: X(v), x2: X(v), y1: T, y2: T + ph, "class": "grid"}));
+      svg.append(sv("line", {x1: X(v), x2: X(v), y1: T + ph, y2: T + ph + 5, "class": "tick"}));
+      svg.append(sv("text", {x: X(v), y: T + ph + 17, "text-anchor": "middle", "class": "tick-x", "data-value": v}, v.toFixed(dx)));
+    }
+    for (n = 0; (v = yr[0] + n * yr[2]) <= yr[1] + yr[2] * 1e-6; n++) {
+      svg.append(sv("line", {x1: L, x2: L + pw, y1: Y(v), y2: Y(v), "class": "grid"}));
+      svg.append(sv("line", {x1: L - 5, x2: L, y1: Y(v), y2: Y(v), "class": "tick"}));
+      svg.append(sv("text", {x: L - 8, y: Y(v) + 3, "text-anchor": "end", "class": "tick-y", "data-value": v}, v.toFixed(dy)));
+    }
+    svg.append(sv("line", {x1: L, x2: L + pw, y1: T + ph, y2: T + ph, "class": "axis"}));
+    svg.append(sv("line", {x1: L, x2: L, y1: T, y2: T + ph, "class": "axis"}));
+    svg.append(sv("text", {x: L + pw / 2, y: H - 8, "text-anchor": "middle", "class": "axis-label x-label"}, xLabel));
+    svg.append(sv("text", {x: 14, y: T + ph / 2, "text-anchor": "middle", transform: "rotate(-90 14 " + (T + ph / 2) + ")", "class": "axis-label y-label"}, yLabel));
+    var legend = sv("g", {"class": "sweep-legend"});
+    series.forEach(function (se, i) {
+      var c = SERIES[i % SERIES.length], rows = se.rows.filter(function (r) { return r[xKey] != null && r[yKey] != null; });
+      var g = sv("g", {"class": "sweep-series", "data-series": se.label, "data-method": se.method, "data-lambda": se.lambda});
+      g.append(sv("polyline", {"class": "sweep-line", points: rows.map(function (r) { return X(r[xKey]) + "," + Y(r[yKey]); }).join(" "), fill: "none", stroke: c}));
+      rows.forEach(function (r) {
+        var p = sv("circle", {"class": "sweep-point", cx: X(r[xKey]), cy: Y(r[yKey]), r: 3.5, fill: c, "data-method": r.method, "data-k": r.k, "data-lambda": r.lambda});
+        p.append(sv("title", {}, se.label + ", K " + r.k + ": " + yLabel + " " + fmt(r[yKey], 4) + ", " + xLabel + " " + fmt(r[xKey], 4)));
+        g.append(p);
+        g.append(sv("text", {x: X(r[xKey]) + 5, y: Y(r[yKey]) - 5, "class": "sweep-k", "data-k": r.k}, "" + r.k));
+      });
+      svg.append(g);
+      var ly = T + 8 + i * 18;
+      legend.append(sv("line", {x1: L + pw + 14, x2: L + pw + 34, y1: ly, y2: ly, stroke: c, "class": "legend-line"}));
+      legend.append(sv("circle", {cx: L + pw + 24, cy: ly, r: 3.5, fill: c}));
+      legend.append(sv("text", {x: L + pw + 40, y: ly + 4, "class": "legend-label", "data-series": se.label}, se.label));
+    });
+    svg.append(legend);
+    return svg;
+  }
+  (D.sweep || []).forEach(function (src, si) {
+    var s = section("sweep-" + si, "Trade-off sweep" + (D.sweep.length > 1 ? ": " + src.name : ""));
+    var byLabel = {}, series = [];
+    var comps = {};
+    src.rows.forEach(function (r) { if (r.method === "comp") comps[r.lambda] = true; });
+    var manyLambdas = Object.keys(comps).length > 1;
+    src.rows.forEach(function (r) {
+      var label = r.method === "comp" && (manyLambdas || r.lambda !== 0) ? "comp λ=" + r.lambda : r.method;
+      if (!byLabel[label]) { byLabel[label] = {label: label, method: r.method, lambda: r.lambda, rows: []}; series.push(byLabel[label]); }
+      byLabel[label].rows.push(r);
+    });
+    series.forEach(function (se) { se.rows.sort(function (a, b) { return a.k - b.k; }); });
+    var judged = src.rows.some(function (r) { return r.judge != null; });
+    s.append(el("p", {"class": "muted", text: (src.model ? "model " + src.model.join(", ") + " · " : "") + (src.rows.length ? src.rows[0].vectors : 0)
+        + " vectors coded with " + src.rows.length + " configurations. Mean fidelity (cosine of each target and its reconstruction in the joint space) against "
+        + "mean coherence (pairwise cosine of the chosen concepts): one line per method, its points ordered by K (labelled); up and right is better on both."}));
+    var figs = el("div", {"class": "layer-grid"});
+    figs.append(el("figure", {}, tradeOff(series, "coh", "coherence", "fid", "fidelity", "sweep-" + si + "-coherence"),
+      el("figcaption", {text: "fidelity against coherence"})));
+    if (judged) {
+      figs.append(el("figure", {}, tradeOff(series, "judge", "judge score (1–5)", "fid", "fidelity", "sweep-" + si + "-judge"),
+        el("figcaption", {text: "fidelity against the judge's interpretability score"})));
+    }
+    s.append(figs);
+    var t = el("table", {"class": "sweep"}, el("tr", {}, el("th", {text: "method"}), el("th", {text: "λ"}), el("th", {text: "K"}), el("th", {text: "vectors"}),
+      el("th", {text: "fidelity"}), el("th", {text: "fidelity_residual"}), el("th", {text: "coherence"}), el("th", {text: "judge score"})));
+    series.forEach(function (se) {
+      se.rows.forEach(function (r) {
+        t.append(el("tr", {"class": "sweep-row"}, el("td", {text: r.method}), el("td", {"class": "num", text: r.lambda}), el("td", {"class": "num", text: r.k}),
+          el("td", {"class": "num", text: r.vectors}), el("td", {"class": "num", text: fmt(r.fid, 4)}), el("td", {"class": "num", text: fmt(r.res, 4)}),
+          el("td", {"class": "num", text: fmt(r.coh, 4)}), el("td", {"class": "num", text: fmt(r.judge, 2)})));
+      });
+    });
+    s.append(t);
+  });
   // a link to #s0-L23-H8 or #s0-L23-H8-V0 opens that head (and marks the vector); likewise #s0-qk-…, #s0-text-…, #s0-text-qk-…
   var target = /^#(s\d+(?:-text)?(?:-qk)?)-L(\d+)-H(\d+)(?:-V(\d+))?$/.exec(location.hash);
   if (target) openHead(target[1], target[2], target[3], target[4]);

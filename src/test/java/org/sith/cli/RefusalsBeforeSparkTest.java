@@ -87,6 +87,18 @@ class RefusalsBeforeSparkTest {
                 "explain --center mean", "--center: unknown value 'mean'");
         check(run("match-images", "--checkpoint", checkpoint, "--images", tmp.toString(), "--explanations", out.toString(), "--top", "0",
                 "--out", out.toString()), "match-images --top 0", "--top: 0 must be at least 1");
+        Map<String, String> sweep = new java.util.LinkedHashMap<>();
+        sweep.put("--methods=comp,lasso", "--methods: unknown method 'lasso'");
+        sweep.put("--ks=3,0", "--ks: 0 must be at least 1");
+        sweep.put("--ks=", "--ks: is empty");
+        sweep.put("--lambdas=0.3,-1", "--lambdas: -1 must not be negative");
+        sweep.put("--layers=2,9", "layer 9 is beyond");
+        sweep.put("--rank=65", "--rank 65 is above the head width 64");
+        sweep.put("--judge-url=http://127.0.0.1:9/v1", "not yet wired");
+        for (Map.Entry<String, String> c : sweep.entrySet()) {
+            Result r = run("sweep", "--checkpoint", checkpoint, "--concepts", concepts, "--vocab", vocab, "--out", out.toString(), c.getKey());
+            check(r, "sweep " + c.getKey(), c.getValue());
+        }
         check(run("decompose", "--checkpoint", checkpoint, "--concepts", concepts, "--out", out.toString()), "an .npy without --vocab",
                 "is an .npy: give its concept strings with --vocab");
         assertEquals(before, listing(out), "nothing written, nothing removed");
