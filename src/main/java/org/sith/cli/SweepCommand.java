@@ -28,11 +28,6 @@ final class SweepCommand implements Command<SweepJob.Config> {
             s -> list(s, Opt::positive));
     static final Opt<List<Double>> LAMBDAS = Opt.of("lambdas", "LIST", "COMP's coherence weights λ ≥ 0, a comma list (comp only: the other coders have none, written as λ 0)",
             SweepJob.DEFAULT_LAMBDAS, s -> list(s, Opt::nonNegativeNumber));
-    static final Opt<String> JUDGE_URL = Opt.text("judge-url", "URL",
-            "an OpenAI-compatible Chat Completions endpoint that rates every explanation 1–5 (fills judge_score; without it judge_score is null)");
-    static final Opt<String> JUDGE_MODEL = Opt.text("judge-model", "NAME", "the judge's model name (with --judge-url)");
-    static final Opt<String> JUDGE_KEY_ENV = Opt.text("judge-key-env", "VAR",
-            "environment variable holding the judge's API key (with --judge-url; default " + SweepJob.JudgeSettings.DEFAULT_KEY_ENV + "; never logged or written)");
 
     /** A comma list of items, each parsed by {@code item}; an empty item is refused. */
     static <T> List<T> list(String s, Function<String, T> item) {
@@ -61,7 +56,8 @@ final class SweepCommand implements Command<SweepJob.Config> {
         List<Opt<?>> l = new ArrayList<>(List.of(CHECKPOINT));
         l.addAll(CommonOptions.heads());
         l.addAll(List.of(DecomposeCommand.TOWER, DecomposeCommand.COMPONENT, CONCEPTS, VOCAB, IMAGE_MEAN, DecomposeCommand.CENTER));
-        l.addAll(List.of(METHODS, KS, LAMBDAS, BATCH_ROWS, SCORING, JUDGE_URL, JUDGE_MODEL, JUDGE_KEY_ENV));
+        l.addAll(List.of(METHODS, KS, LAMBDAS, BATCH_ROWS, SCORING));
+        l.addAll(JudgeOptions.all());
         l.addAll(List.of(MODEL_NAME, OUT, OVERWRITE));
         return l;
     }
@@ -72,14 +68,7 @@ final class SweepCommand implements Command<SweepJob.Config> {
         if (o.has(LAMBDAS) && !grid.methods().contains(Method.COMP)) {
             throw new UserInputException("--lambdas applies to comp only, which --methods " + grid.methodLabels().stream().collect(Collectors.joining(",")) + " does not include");
         }
-        SweepJob.JudgeSettings judge = null;
-        if (o.has(JUDGE_URL)) {
-            judge = new SweepJob.JudgeSettings(o.get(JUDGE_URL), o.get(JUDGE_MODEL), o.get(JUDGE_KEY_ENV));
-        } else {
-            for (Opt<String> j : List.of(JUDGE_MODEL, JUDGE_KEY_ENV)) {
-                if (o.has(j)) throw new UserInputException("--" + j.name() + " is only used with --judge-url");
-            }
-        }
+        org.sith.judge.JudgeClient.Settings judge = JudgeOptions.settings(o, "");
         return new SweepJob.Config(o.required(CHECKPOINT), CommonOptions.concepts(o), o.get(IMAGE_MEAN), CommonOptions.heads(o), grid,
                 o.get(BATCH_ROWS), o.get(SCORING), o.get(MODEL_NAME), CommonOptions.output(o, false), o.get(DecomposeCommand.TOWER),
                 o.get(DecomposeCommand.COMPONENT), o.get(DecomposeCommand.CENTER), judge);

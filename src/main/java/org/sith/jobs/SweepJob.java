@@ -135,27 +135,10 @@ public final class SweepJob {
         }
     }
 
-    /** An OpenAI-compatible judge endpoint (SPEC §13): `--judge-url`, `--judge-model`, the environment variable of the key. */
-    public record JudgeSettings(String url, String model, String keyEnv) implements Serializable, RunRecord.Recordable {
-        public static final String DEFAULT_KEY_ENV = "OPENAI_API_KEY";
-
-        public JudgeSettings {
-            if (url == null) throw new UserInputException("--judge-url is missing");
-            if (keyEnv == null) keyEnv = DEFAULT_KEY_ENV;
-        }
-
-        @Override
-        public void recordOptions(Map<String, Object> options) {
-            options.put("judge-url", url);
-            options.put("judge-model", model);
-            options.put("judge-key-env", keyEnv); // the variable's name, never its value
-        }
-    }
-
     /** The options of sweep, typed and checked. {@code judge} null: no judge_score. */
     public record Config(String checkpoint, ConceptsInput concepts, String imageMean, HeadSelection heads, Grid grid, int batchRows, Scoring scoring,
                          String modelName, OutputTarget out, TowerKind tower, List<Component> components, ExplainJob.Center center,
-                         JudgeSettings judge) implements Serializable {
+                         org.sith.judge.JudgeClient.Settings judge) implements Serializable {
         public Config {
             if (checkpoint == null) throw new UserInputException("sweep needs --checkpoint");
             if (concepts == null) throw new UserInputException("sweep needs --concepts");
@@ -195,17 +178,54 @@ public final class SweepJob {
     private SweepJob() {}
 
     /**
-     * The judge client for `--judge-url`. Not part of this build yet: the run is refused before it starts (the client of the
-     * `judge` command plugs in here).
+     * The judge for `--judge-url`: the `judge` command's client (bounded concurrency, retries, the key from the environment),
+     * asked SPEC §13's interpretability question for each concept list; a list it could not score is null. Close it after use.
      */
-    public static ConceptJudge connect(JudgeSettings j) {
-        throw new UserInputException("--judge-url: the judge client is not yet wired into sweep in this build; run sweep without --judge-url");
+    public static ClientJudge connect(org.sith.judge.JudgeClient.Settings j) {
+        return new ClientJudge(org.sith.judge.JudgeClient.fromEnvironment(j));
+    }
+
+    /** A {@link ConceptJudge} over a {@link org.sith.judge.JudgeClient}; failures per list are counted and reported. */
+    public static final class ClientJudge implements ConceptJudge, AutoCloseable {
+        private final org.sith.judge.JudgeClient client;
+
+        ClientJudge(org.sith.judge.JudgeClient client) {
+            this.client = client;
+        }
+
+        @Override
+        public Integer[] score(List<List<String>> conceptLists) {
+            List<org.sith.judge.JudgeClient.Outcome> r = client.interpretability(conceptLists, null);
+            Integer[] out = new Integer[r.size()];
+            int failed = 0;
+            String example = null;
+            for (int i = 0; i < out.length; i++) {
+                out[i] = r.get(i).score();
+                if (out[i] == null) {
+                    failed++;
+                    if (example == null) example = r.get(i).text();
+                }
+            }
+            if (failed > 0) System.err.printf("sith sweep: the judge gave no score for %d of %d explanations (e.g. %s)%n", failed, out.length, example);
+            return out;
+        }
+
+        @Override
+        public String describe() {
+            return "judge " + client.settings().model() + " at " + client.settings().endpoint();
+        }
+
+        @Override
+        public void close() {
+            client.close();
+        }
     }
 
     /** The checks that need the checkpoint's header but no Spark: layers and rank against the model; the judge. */
     public static void preflight(Config c, org.apache.hadoop.conf.Configuration conf) {
         Paths.mustExist("checkpoint", c.checkpoint(), conf);
-        if (c.judge() != null) connect(c.judge());
+        // the key must be there before Spark starts (its value is not kept)
+        if (c.judge() != null) org.sith.judge.JudgeClient.key(c.judge(), System::getenv);
         try (TowerSource ck = TowerSource.open(c.tower(), c.checkpoint(), conf, c.heads().heads())) {
             c.heads().resolve(ck.layers(), ck.heads(), ck.headDim(), ck.path());
         } catch (java.io.IOException e) {
@@ -215,7 +235,10 @@ public final class SweepJob {
 
     /** Runs the sweep; with {@code --judge-url} through the wired judge client. */
     public static Result run(SparkSession spark, Config c) {
-        return run(spark, c, c.judge() == null ? null : connect(c.judge()));
+        if (c.judge() == null) return run(spark, c, null);
+        try (ClientJudge judge = connect(c.judge())) {
+            return run(spark, c, judge);
+        }
     }
 
     /** Runs the sweep, {@code judge} (may be null) scoring every explanation of every configuration. */

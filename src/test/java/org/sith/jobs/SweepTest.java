@@ -205,6 +205,41 @@ class SweepTest extends SparkTestBase {
         assertNotNull(rec.at("/parameters/judge").textValue(), rec.toString());
     }
 
+    /**
+     * `--judge-url` through the judge command's client, against a Chat Completions server on loopback that scores a concept list
+     * by its length (and answers nonsense for lists starting before "m"): judge_score and judged equal what decompose's concept
+     * lists give, the key is sent and not written.
+     */
+    @Test
+    void judgeUrlAsksTheEndpointThroughTheJudgeClient() throws Exception {
+        Path out = tmp.resolve("judged-url");
+        try (org.sith.judge.FakeJudge server = new org.sith.judge.FakeJudge(req -> req.concepts().isEmpty() || req.concepts().get(0).compareTo("m") < 0
+                ? org.sith.judge.FakeJudge.Reply.content("no idea")
+                : org.sith.judge.FakeJudge.Reply.content(String.valueOf(Math.min(5, req.concepts().size()))))) {
+            Run r = cli(args("sweep", out, "--methods", "mp", "--ks", "3", "--judge-url", server.url(), "--judge-model", "fake-judge",
+                    "--judge-key-env", JudgeTest.KEY_ENV, "--judge-retries", "0"));
+            assertEquals(0, r.status(), r.stderr());
+            assertTrue(r.stderr().contains("the judge gave no score for"), r.stderr());
+            assertEquals(VECTORS, server.requests.size(), "one request per explanation");
+            for (org.sith.judge.FakeJudge.Request q : server.requests) {
+                assertEquals("fake-judge", q.model());
+                assertEquals("Bearer " + System.getenv(JudgeTest.KEY_ENV), q.authorization());
+            }
+        }
+        Path d = tmp.resolve("judged-url-decompose");
+        assertEquals(0, cli(args("decompose", d, "--method", "mp", "--k", "3")).status());
+        String n = "least(5, len(list_filter(concepts, c -> c.weight <> 0)))";
+        String scored = "list_filter(concepts, c -> c.weight <> 0)[1].concept >= 'm'";
+        double[] expected = duckRow("SELECT count(*) FILTER (WHERE " + scored + "), avg(" + n + ") FILTER (WHERE " + scored + "), 0, 0 FROM "
+                + "read_parquet('" + d + "/explanations/**/*.parquet', hive_partitioning = true)");
+        double[] actual = duckRow("SELECT judged, judge_score, 0, 0 FROM " + sweepTable(out));
+        assertEquals(expected[0], actual[0], 0, "judged");
+        assertEquals(expected[1], actual[1], 1e-12, "judge_score");
+        assertTrue(expected[0] > 0 && expected[0] < VECTORS, "some scored, some not: " + expected[0]);
+        String record = Files.readString(out.resolve("_run.json"));
+        assertFalse(record.contains(System.getenv(JudgeTest.KEY_ENV)), "the key is not written");
+    }
+
     /** Bad input: one line on stderr, exit 2, and nothing under --out (which is not even created). */
     @Test
     void refusals() {
@@ -218,7 +253,9 @@ class SweepTest extends SparkTestBase {
                 {"--methods: omp is given twice", "--methods", "omp,comp,omp"},
                 {"--lambdas applies to comp only", "--methods", "omp,mp", "--lambdas", "0.1"},
                 {"--lambdas: -1 must not be negative", "--lambdas", "-1"},
-                {"not yet wired", "--judge-url", "http://127.0.0.1:9/v1/chat/completions"},
+                {"--judge-url needs --judge-model", "--judge-url", "http://127.0.0.1:9/v1/chat/completions"},
+                {"SITH_UNSET_KEY_VARIABLE (--judge-key-env) is not set", "--judge-url", "http://127.0.0.1:9/v1", "--judge-model", "m",
+                    "--judge-key-env", "SITH_UNSET_KEY_VARIABLE"},
                 {"--judge-model is only used with --judge-url", "--judge-model", "gpt"},
                 {"--ks 100000 is larger than the dictionary", "--ks", "2,100000"},
                 {"--layers", "--layers", "9"},
