@@ -74,13 +74,7 @@ public final class DecomposeJob {
             if (tower == null) tower = TowerKind.VISION;
             if (components == null || components.isEmpty()) components = List.of(Component.VO);
             components = List.copyOf(components);
-            if (tower == TowerKind.TEXT && imageMean != null) {
-                throw new UserInputException("--image-mean applies to the vision tower; --tower text centers its targets with the concept mean (--center concepts|none)");
-            }
-            if (tower == TowerKind.VISION && center != null) {
-                throw new UserInputException("--center applies to --tower text; the vision tower's targets are centered with --image-mean");
-            }
-            if (tower == TowerKind.TEXT && center == null) center = ExplainJob.Center.CONCEPTS;
+            center = targetCentering(tower, imageMean, center);
         }
 
         /** The paper's setting: the vision tower's VO maps. */
@@ -95,6 +89,20 @@ public final class DecomposeJob {
     }
 
     public record Result(int heads, int computedHeads, long vectors, String out) {}
+
+    /**
+     * How a tower's coding targets are centered (SPEC §3b): the vision tower's with --image-mean (no --center), the text
+     * tower's with the concept mean unless --center none (no --image-mean). Returns the text tower's centering, null for vision.
+     */
+    static ExplainJob.Center targetCentering(TowerKind tower, String imageMean, ExplainJob.Center center) {
+        if (tower == TowerKind.TEXT && imageMean != null) {
+            throw new UserInputException("--image-mean applies to the vision tower; --tower text centers its targets with the concept mean (--center concepts|none)");
+        }
+        if (tower == TowerKind.VISION && center != null) {
+            throw new UserInputException("--center applies to --tower text; the vision tower's targets are centered with --image-mean");
+        }
+        return tower == TowerKind.TEXT && center == null ? ExplainJob.Center.CONCEPTS : center;
+    }
 
     private DecomposeJob() {}
 

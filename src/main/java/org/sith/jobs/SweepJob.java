@@ -150,13 +150,7 @@ public final class SweepJob {
             if (tower == null) tower = TowerKind.VISION;
             if (components == null || components.isEmpty()) components = List.of(Component.VO);
             components = List.copyOf(components);
-            if (tower == TowerKind.TEXT && imageMean != null) {
-                throw new UserInputException("--image-mean applies to the vision tower; --tower text centers its targets with the concept mean (--center concepts|none)");
-            }
-            if (tower == TowerKind.VISION && center != null) {
-                throw new UserInputException("--center applies to --tower text; the vision tower's targets are centered with --image-mean");
-            }
-            if (tower == TowerKind.TEXT && center == null) center = ExplainJob.Center.CONCEPTS;
+            center = DecomposeJob.targetCentering(tower, imageMean, center);
         }
 
         /** The paper's setting (vision VO, no judge) with default batch and scoring. */
