@@ -19,6 +19,7 @@ import org.sith.checkpoint.SafeTensorsWriter;
 import org.sith.checkpoint.TensorData;
 import org.sith.heads.Component;
 import org.sith.heads.TowerKind;
+import org.sith.heads.TowerSource;
 import org.sith.inputs.ConceptsInput;
 import org.sith.io.Npy;
 import org.sith.jobs.DecomposeJob;
@@ -76,8 +77,8 @@ final class MlpBenchmark {
                 mlp.rate() / vo.rate(), mlp.rate(), vo.rate()));
     }
 
-    /** One decompose run: its vectors, wall seconds and `_run.json`. */
-    record Run(long vectors, int units, double seconds, JsonNode record) {
+    /** One decompose run: its vectors, wall seconds, `_run.json` and the blocks its tasks read in this JVM. */
+    record Run(long vectors, int units, double seconds, JsonNode record, int blockReads) {
         double rate() {
             return vectors / seconds;
         }
@@ -87,16 +88,18 @@ final class MlpBenchmark {
         DecomposeJob.Config c = new DecomposeJob.Config(checkpoint, concepts, null, HeadSelection.DEFAULTS.withLayers(LayerSpec.parse(layers)),
                 Coding.DEFAULTS.withBatchRows(batch), "vit-l-14-random", new OutputTarget(outDir, WriteMode.OVERWRITE), TowerKind.VISION,
                 List.of(component), null);
+        int reads = TowerSource.sharedReads();
         long t = System.nanoTime();
         DecomposeJob.Result r = DecomposeJob.run(spark, c);
         double s = (System.nanoTime() - t) / 1e9;
+        reads = TowerSource.sharedReads() - reads;
         JsonNode record;
         try {
             record = JSON.readTree(new File(outDir, "_run.json"));
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
-        return new Run(r.vectors(), r.heads(), s, record);
+        return new Run(r.vectors(), r.heads(), s, record, reads);
     }
 
     private static void print(Benchmark.PrintLine out, String label, String what, int concepts, Run r) {
@@ -106,6 +109,11 @@ final class MlpBenchmark {
                 label, LAYERS, r.vectors(), what, r.units(), concepts, Coding.DEFAULT_K, r.seconds(), r.rate(), what));
         out.line(String.format(Locale.ROOT, "                    _run.json timings_s: %s", pairs(r.record().path("timings_s"))));
         out.line(String.format(Locale.ROOT, "                    task_time_s (summed over tasks): %s", pairs(res.path("task_time_s"))));
+        if (r.blockReads() > 0) {
+            // (counted in this JVM: the embedded run's executor; 0 when the executors run elsewhere, and not printed)
+            out.line(String.format(Locale.ROOT, "                    block reads by the tasks: %d whole blocks for %d units (shared per executor JVM)",
+                    r.blockReads(), r.units()));
+        }
         out.line(String.format(Locale.ROOT, "                    scoring path %s, %d products, %.1f rows per product (%s 512), re-scored %.2f atoms per choice",
                 res.path("scoring_path").asText("?"), res.path("coding_products").asLong(), rows, rows >= 512 ? "≥" : "BELOW",
                 res.path("rescored_per_choice").asDouble(Double.NaN)));
