@@ -153,7 +153,7 @@ public final class Benchmark {
 
     /**
      * Parts of the benchmark: "coding" (roofline, COMP, SVD), "decompose" (layers 20-23, then all), "decompose-paper"
-     * (layers 20-23 only: the paper's setting), "text" (tower), "embed"
+     * (layers 20-23 only: the paper's setting), "mlp" (every MLP neuron of a ViT-L/14, then its VO maps), "text" (tower), "embed"
      * (job over vocab + bpe), "vision" (tower), "match" (match-images over matchImages JPEGs).
      */
     public static List<String> run(SparkSession spark, int n, int p, int batch, java.util.Set<String> suites, String workDir,
@@ -179,6 +179,7 @@ public final class Benchmark {
         }
         if (suites.contains("decompose") || suites.contains("decompose-paper")) b.decompose(spark, "20,21,22,23", workDir);
         if (suites.contains("decompose")) b.decompose(spark, "all", workDir);
+        if (suites.contains("mlp")) MlpBenchmark.run(spark, n, p, batch, workDir, b.out);
         return lines;
     }
 }

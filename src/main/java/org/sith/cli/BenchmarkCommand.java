@@ -11,12 +11,12 @@ import org.sith.bench.Benchmark;
 import org.sith.run.Coding;
 
 final class BenchmarkCommand implements Command<BenchmarkCommand.Config> {
-    static final List<String> SUITES = List.of("coding", "text", "vision", "decompose", "decompose-paper", "embed", "match");
+    static final List<String> SUITES = List.of("coding", "text", "vision", "decompose", "decompose-paper", "mlp", "embed", "match");
     static final Opt<Integer> CONCEPTS_N = Opt.of("concepts-n", "N", "dictionary size", 50000, Opt::positive);
     static final Opt<Integer> P = Opt.of("p", "P", "joint-space width", 768, Opt::positive);
     static final Opt<Integer> BATCH_ROWS = Opt.of("batch-rows", "N", "rows per product", Coding.DEFAULT_BATCH_ROWS, Opt::positive);
     static final Opt<String> WORK = Opt.text("work", "DIR", "scratch folder for the random model and outputs (default: a temporary folder)");
-    static final Opt<Set<String>> SUITE = Opt.of("suite", "LIST", "comma list of coding, text, vision, decompose, decompose-paper (layers 20-23 only), embed, match (embed needs --vocab and --bpe)",
+    static final Opt<Set<String>> SUITE = Opt.of("suite", "LIST", "comma list of coding, text, vision, decompose, decompose-paper (layers 20-23 only), mlp (decompose --component mlp of all 98,304 neurons of a ViT-L/14, then its VO), embed, match (embed needs --vocab and --bpe)",
             new LinkedHashSet<>(List.of("coding", "text", "vision", "decompose")), BenchmarkCommand::suites);
     static final Opt<Integer> MATCH_IMAGES = Opt.of("match-images", "N", "images for the match suite", 10000, Opt::positive);
     static final Opt<String> VOCAB = Opt.text("vocab", "FILE", "a real vocabulary for the embed suite (e.g. 50k concepts)");

@@ -81,6 +81,7 @@ public final class HeadTask implements FlatMapFunction<Iterator<UnitBatch>, Row>
         long setup = System.nanoTime();
         List<Row> rows = new ArrayList<>();
         try (TowerSource ck = TowerSource.open(s.tower(), s.checkpoint(), conf.get(), s.headsOverride())) {
+            ck.shareBlocks(conf.get()); // the task's batch is of one or two layers: the executor's other tasks read them too
             coding.withCoder(coder -> {
                 long products = coder.products();
                 long productRows = coder.productRows();

@@ -26,6 +26,7 @@ public final class TowerSource implements Closeable {
     private int cachedLayer = -1;
     private BlockTensors cachedBlock;
     private LayerHeads cachedHeads;
+    private String sharedKey; // null: blocks are read by this source alone
 
     private TowerSource(TowerKind kind, ClipCheckpoint vision, ClipText text) {
         this.kind = kind;
@@ -137,10 +138,87 @@ public final class TowerSource implements Closeable {
     public BlockTensors block(int l) {
         if (cachedLayer != l) {
             cachedBlock = null;
-            cachedBlock = vision != null ? vision.block(l) : text.block(l);
+            cachedBlock = sharedKey == null ? readBlock(l) : SHARED.get(sharedKey + "|" + l, () -> readBlock(l));
             cachedLayer = l;
         }
         return cachedBlock;
+    }
+
+    private BlockTensors readBlock(int l) {
+        return vision != null ? vision.block(l) : text.block(l);
+    }
+
+    /**
+     * Takes block weights from, and gives them to, the other sources of this JVM that share them: decompose's tasks each
+     * open a source for one batch of units, and a batch of two MLP units of 256 neurons (or of a few QK circuits) reads
+     * its layer's whole block (12·d² values, 48 MB in F32 for ViT-L/14), so without sharing every batch re-read it.
+     * Shared blocks are keyed by the tower, the file's path, size and modification time (of the index, for a sharded
+     * checkpoint), and the layer; the callers
+     * only read them (the arrays must not be written to).
+     */
+    public TowerSource shareBlocks(org.apache.hadoop.conf.Configuration conf) {
+        try {
+            // the file a folder names (a shard index for a sharded checkpoint)
+            org.apache.hadoop.fs.Path p = org.sith.io.Fs.path(org.sith.checkpoint.CheckpointFile.resolve(path(), conf).file());
+            org.apache.hadoop.fs.FileStatus st = org.sith.io.Fs.fs(p, conf).getFileStatus(p);
+            sharedKey = kind + "|" + st.getPath() + "|" + st.getLen() + "|" + st.getModificationTime();
+        } catch (IOException e) {
+            sharedKey = null; // (the file was opened; a path without a status is read unshared rather than fail the task)
+        }
+        return this;
+    }
+
+    /** How many blocks the sources of this JVM that share blocks have read from their files (tests: once per layer). */
+    public static int sharedReads() {
+        return SHARED.reads();
+    }
+
+    /** The shared blocks of this JVM. */
+    private static final SharedBlocks SHARED = new SharedBlocks(3);
+
+    /**
+     * The last few blocks read by sharing sources, softly referenced (the collector may take them back under memory
+     * pressure: they are then read again). Concurrent readers of one block wait for one read rather than read it twice.
+     */
+    static final class SharedBlocks {
+        private final int capacity;
+        private final java.util.LinkedHashMap<String, Entry> entries = new java.util.LinkedHashMap<>(8, 0.75f, true);
+        private int reads;
+
+        SharedBlocks(int capacity) {
+            this.capacity = capacity;
+        }
+
+        private static final class Entry {
+            java.lang.ref.SoftReference<BlockTensors> value;
+        }
+
+        BlockTensors get(String key, java.util.function.Supplier<BlockTensors> read) {
+            Entry e;
+            synchronized (this) {
+                e = entries.computeIfAbsent(key, k -> new Entry());
+                while (entries.size() > capacity) {
+                    var it = entries.entrySet().iterator();
+                    it.next();
+                    it.remove();
+                }
+            }
+            synchronized (e) {
+                BlockTensors b = e.value == null ? null : e.value.get();
+                if (b == null) {
+                    b = read.get();
+                    e.value = new java.lang.ref.SoftReference<>(b);
+                    synchronized (this) {
+                        reads++;
+                    }
+                }
+                return b;
+            }
+        }
+
+        synchronized int reads() {
+            return reads;
+        }
     }
 
     /** The groups of one unit of work. */
