@@ -91,6 +91,7 @@ public final class SweepTask implements FlatMapFunction<Iterator<UnitBatch>, Row
     public Iterator<Row> call(Iterator<UnitBatch> batches) throws Exception {
         List<Row> rows = new ArrayList<>();
         try (TowerSource ck = TowerSource.open(s.tower(), s.checkpoint(), conf.get(), s.headsOverride())) {
+            ck.shareBlocks(conf.get()); // as decompose's tasks: the executor's tasks share the blocks they read
             coding.withCoder(coder -> {
                 while (batches.hasNext()) {
                     UnitBatch b = batches.next();
