@@ -94,7 +94,7 @@ class RefusalsBeforeSparkTest {
         sweep.put("--lambdas=0.3,-1", "--lambdas: -1 must not be negative");
         sweep.put("--layers=2,9", "layer 9 is beyond");
         sweep.put("--rank=65", "--rank 65 is above the head width 64");
-        sweep.put("--judge-url=http://127.0.0.1:9/v1", "not yet wired");
+        sweep.put("--judge-url=http://127.0.0.1:9/v1", "--judge-url needs --judge-model");
         for (Map.Entry<String, String> c : sweep.entrySet()) {
             Result r = run("sweep", "--checkpoint", checkpoint, "--concepts", concepts, "--vocab", vocab, "--out", out.toString(), c.getKey());
             check(r, "sweep " + c.getKey(), c.getValue());
