@@ -150,6 +150,17 @@ public final class ClipText implements Closeable {
         return BlockTensors.read(src, layout, layout.textBlock(l), width);
     }
 
+    /** The hidden width of block l's MLP (4d for CLIP), from the shape of its output map (nothing is read). */
+    public int mlpWidth(int l) {
+        if (l < 0 || l >= layers) throw new IllegalArgumentException("text layer " + l + " of " + layers);
+        String name = layout.mlpOutAt(layout.textBlock(l), "weight");
+        long[] s = src.shape(name);
+        if (s.length != 2 || s[0] != width || s[1] <= 0 || s[1] > Integer.MAX_VALUE / width) {
+            throw BlockTensors.badShape(src, name, s, "(" + width + ",hidden)");
+        }
+        return (int) s[1];
+    }
+
     public float[] lnFinalWeight() {
         return BlockTensors.read(src, layout.lnFinal("weight"), width);
     }

@@ -86,7 +86,7 @@ public final class TowerSource implements Closeable {
 
     /** The hidden width of block l's MLP (4d for CLIP). */
     public int mlpWidth(int l) {
-        return block(l).mlpWidth();
+        return vision != null ? vision.mlpWidth(l) : text.mlpWidth(l); // the tensor's shape: no block is read
     }
 
     /** The final LayerNorm before the projection: vision's LN_post, text's ln_final. */
