@@ -67,7 +67,7 @@ final class DecomposeCommand implements Command<DecomposeJob.Config> {
         DecomposeJob.HeadStart h = headStart;
         headStart = null;
         DecomposeJob.Result r = DecomposeJob.run(spark, c, h);
-        System.out.printf("decompose: %d heads (%d computed), %d vectors explained → %s%n", r.heads(), r.computedHeads(), r.vectors(), r.out());
+        System.out.printf("decompose: %d %s (%d computed), %d vectors explained → %s%n", r.heads(), r.unitName(), r.computedHeads(), r.vectors(), r.out());
         return 0;
     }
 }

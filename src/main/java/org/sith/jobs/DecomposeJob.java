@@ -88,7 +88,12 @@ public final class DecomposeJob {
         }
     }
 
-    public record Result(int heads, int computedHeads, long vectors, String out) {}
+    /**
+     * What a run did: its units ({@code heads} — a head's VO map or QK circuit, or a block of 256 MLP neurons — and how many
+     * were computed rather than resumed), the vectors explained, the output root, and what the units are called ("heads" when
+     * only VO maps were explained, else "units").
+     */
+    public record Result(int heads, int computedHeads, long vectors, String out, String unitName) {}
 
     /**
      * How a tower's coding targets are centered (SPEC §3b): the vision tower's with --image-mean (no --center), the text
@@ -324,7 +329,7 @@ public final class DecomposeJob {
         run.phase("write");
         run.commit();
         run.deleteWork();
-        return new Result(total, missing.size(), vectors, run.root().toString());
+        return new Result(total, missing.size(), vectors, run.root().toString(), unitName);
     }
 
     static HeadTask.Counters counters(SparkSession spark) {
