@@ -46,30 +46,7 @@ public final class ImageBenchmark {
         int tokens = 50;
         int p = 512;
         Random rnd = new Random(21);
-        LinkedHashMap<String, TensorData> t = new LinkedHashMap<>();
-        t.put("visual.conv1.weight", TensorData.f32(gauss(rnd, d * 3 * patch * patch, 0.02, 0), d, 3, patch, patch));
-        t.put("visual.class_embedding", TensorData.f32(gauss(rnd, d, 0.05, 0), d));
-        t.put("visual.positional_embedding", TensorData.f32(gauss(rnd, tokens * d, 0.02, 0), tokens, d));
-        t.put("visual.ln_pre.weight", TensorData.f32(gauss(rnd, d, 0.1, 1), d));
-        t.put("visual.ln_pre.bias", TensorData.f32(gauss(rnd, d, 0.1, 0), d));
-        for (int l = 0; l < layers; l++) {
-            String b = "visual.transformer.resblocks." + l + ".";
-            t.put(b + "ln_1.weight", TensorData.f32(gauss(rnd, d, 0.1, 1), d));
-            t.put(b + "ln_1.bias", TensorData.f32(gauss(rnd, d, 0.1, 0), d));
-            t.put(b + "attn.in_proj_weight", TensorData.f32(gauss(rnd, 3 * d * d, 0.03, 0), 3L * d, d));
-            t.put(b + "attn.in_proj_bias", TensorData.f32(gauss(rnd, 3 * d, 0.01, 0), 3L * d));
-            t.put(b + "attn.out_proj.weight", TensorData.f32(gauss(rnd, d * d, 0.02, 0), d, d));
-            t.put(b + "attn.out_proj.bias", TensorData.f32(gauss(rnd, d, 0.01, 0), d));
-            t.put(b + "ln_2.weight", TensorData.f32(gauss(rnd, d, 0.1, 1), d));
-            t.put(b + "ln_2.bias", TensorData.f32(gauss(rnd, d, 0.1, 0), d));
-            t.put(b + "mlp.c_fc.weight", TensorData.f32(gauss(rnd, 4 * d * d, 0.02, 0), 4L * d, d));
-            t.put(b + "mlp.c_fc.bias", TensorData.f32(gauss(rnd, 4 * d, 0.01, 0), 4L * d));
-            t.put(b + "mlp.c_proj.weight", TensorData.f32(gauss(rnd, 4 * d * d, 0.02, 0), d, 4L * d));
-            t.put(b + "mlp.c_proj.bias", TensorData.f32(gauss(rnd, d, 0.01, 0), d));
-        }
-        t.put("visual.ln_post.weight", TensorData.f32(gauss(rnd, d, 0.1, 1), d));
-        t.put("visual.ln_post.bias", TensorData.f32(gauss(rnd, d, 0.1, 0), d));
-        t.put("visual.proj", TensorData.f32(gauss(rnd, d * p, 0.03, 0), d, p));
+        LinkedHashMap<String, TensorData> t = RandomVision.tensors(d, layers, patch, tokens, 4 * d, p, 0.03, (n, std, offset) -> gauss(rnd, n, std, offset));
         String ck = dir + "/vit-b-32-vision-random.safetensors";
         SafeTensorsWriter.write(ck, conf, t, Map.of());
         Files.writeString(Path.of(dir, "open_clip_config.json"), "{\"model_cfg\": {\"embed_dim\": 512, \"quick_gelu\": true, "

@@ -141,30 +141,7 @@ final class MlpBenchmark {
         int d = WIDTH;
         int tokens = 1 + (IMAGE / PATCH) * (IMAGE / PATCH);
         SplittableRandom rnd = new SplittableRandom(31);
-        LinkedHashMap<String, TensorData> t = new LinkedHashMap<>();
-        t.put("visual.conv1.weight", TensorData.f32(uniform(rnd, d * 3 * PATCH * PATCH, 0.02, 0), d, 3, PATCH, PATCH));
-        t.put("visual.class_embedding", TensorData.f32(uniform(rnd, d, 0.05, 0), d));
-        t.put("visual.positional_embedding", TensorData.f32(uniform(rnd, tokens * d, 0.02, 0), tokens, d));
-        t.put("visual.ln_pre.weight", TensorData.f32(uniform(rnd, d, 0.1, 1), d));
-        t.put("visual.ln_pre.bias", TensorData.f32(uniform(rnd, d, 0.1, 0), d));
-        for (int l = 0; l < LAYERS; l++) {
-            String b = "visual.transformer.resblocks." + l + ".";
-            t.put(b + "ln_1.weight", TensorData.f32(uniform(rnd, d, 0.1, 1), d));
-            t.put(b + "ln_1.bias", TensorData.f32(uniform(rnd, d, 0.1, 0), d));
-            t.put(b + "attn.in_proj_weight", TensorData.f32(uniform(rnd, 3 * d * d, 0.02, 0), 3L * d, d));
-            t.put(b + "attn.in_proj_bias", TensorData.f32(uniform(rnd, 3 * d, 0.01, 0), 3L * d));
-            t.put(b + "attn.out_proj.weight", TensorData.f32(uniform(rnd, d * d, 0.02, 0), d, d));
-            t.put(b + "attn.out_proj.bias", TensorData.f32(uniform(rnd, d, 0.01, 0), d));
-            t.put(b + "ln_2.weight", TensorData.f32(uniform(rnd, d, 0.1, 1), d));
-            t.put(b + "ln_2.bias", TensorData.f32(uniform(rnd, d, 0.1, 0), d));
-            t.put(b + "mlp.c_fc.weight", TensorData.f32(uniform(rnd, HIDDEN * d, 0.02, 0), HIDDEN, d));
-            t.put(b + "mlp.c_fc.bias", TensorData.f32(uniform(rnd, HIDDEN, 0.01, 0), HIDDEN));
-            t.put(b + "mlp.c_proj.weight", TensorData.f32(uniform(rnd, d * HIDDEN, 0.02, 0), d, HIDDEN));
-            t.put(b + "mlp.c_proj.bias", TensorData.f32(uniform(rnd, d, 0.01, 0), d));
-        }
-        t.put("visual.ln_post.weight", TensorData.f32(uniform(rnd, d, 0.1, 1), d));
-        t.put("visual.ln_post.bias", TensorData.f32(uniform(rnd, d, 0.1, 0), d));
-        t.put("visual.proj", TensorData.f32(uniform(rnd, d * p, 0.03, 0), d, p));
+        LinkedHashMap<String, TensorData> t = RandomVision.tensors(d, LAYERS, PATCH, tokens, HIDDEN, p, 0.02, (n, std, offset) -> uniform(rnd, n, std, offset));
         Path tmp = Path.of(dir, "open_clip_model.safetensors.partial");
         SafeTensorsWriter.write(tmp.toString(), conf, t, Map.of());
         Files.move(tmp, ck, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
