@@ -316,13 +316,7 @@ public final class ImageContributions {
     public void scores(int layer, int i, int tokens, float[] xhat, float[] attention, double[] out) {
         double[] z = new double[d];
         for (int h = 0; h < heads; h++) {
-            Arrays.fill(z, 0);
-            int a = (i * heads + h) * tokens;
-            for (int t = 0; t < tokens; t++) {
-                double w = attention[a + t];
-                int xo = (i * tokens + t) * d;
-                for (int c = 0; c < d; c++) z[c] += w * xhat[xo + c];
-            }
+            VisionTower.Probe.classReadout(xhat, attention, i, h, heads, tokens, z);
             for (int j = 0; j < dh; j++) {
                 int r = h * dh + j;
                 int o = r * d;

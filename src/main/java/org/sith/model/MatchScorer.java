@@ -2,7 +2,6 @@ package org.sith.model;
 
 import java.io.Serializable;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -105,13 +104,7 @@ public final class MatchScorer implements VisionTower.Probe {
         double[] z = new double[d];
         for (HeadVectors hv : byLayer.get(layer)) {
             for (int i = 0; i < n; i++) {
-                Arrays.fill(z, 0);
-                int a = (i * heads + hv.head()) * t;
-                for (int k = 0; k < t; k++) {
-                    double w = attention[a + k];
-                    int x = (i * t + k) * d;
-                    for (int c = 0; c < d; c++) z[c] += w * xhat[x + c];
-                }
+                VisionTower.Probe.classReadout(xhat, attention, i, hv.head(), heads, t, z);
                 String image = images.get(offset + i);
                 for (int j = 0; j < hv.svs().length; j++) {
                     double s = 0;

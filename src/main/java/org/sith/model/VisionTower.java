@@ -39,6 +39,21 @@ public final class VisionTower {
         /** The last layer needed: the pass stops after it (later blocks cannot change what was reported). */
         int lastLayer();
 
+        /**
+         * z_h = Σ_t a_t·x̂_t of SPEC §7 for image {@code i} of a {@link #block} report and head {@code head}: the class
+         * token's attention over the block input standardized without LN1's affine, into {@code z} (length d).
+         */
+        static void classReadout(float[] xhat, float[] attention, int i, int head, int heads, int tokens, double[] z) {
+            int d = z.length;
+            java.util.Arrays.fill(z, 0);
+            int a = (i * heads + head) * tokens;
+            for (int t = 0; t < tokens; t++) {
+                double w = attention[a + t];
+                int x = (i * tokens + t) * d;
+                for (int c = 0; c < d; c++) z[c] += w * xhat[x + c];
+            }
+        }
+
         /** Whether block l's MLP activations at the class token are wanted. */
         default boolean wantsMlp(int layer) {
             return false;
