@@ -16,7 +16,6 @@ import org.sith.heads.Side;
 import org.sith.heads.TowerKind;
 import org.sith.heads.TowerSource;
 import org.sith.heads.VectorGroup;
-import org.sith.heads.WorkUnit;
 import org.sith.run.Rows;
 
 /**
@@ -91,8 +90,7 @@ public final class HeadTask implements FlatMapFunction<Iterator<UnitBatch>, Row>
                 while (batches.hasNext()) {
                     UnitBatch b = batches.next();
                     long t = System.nanoTime();
-                    List<VectorGroup> groups = new ArrayList<>();
-                    for (WorkUnit u : b.units()) groups.addAll(ck.groups(u, s.side(), s.rank()));
+                    List<VectorGroup> groups = ck.groups(b.units(), s.side(), s.rank());
                     counters.nanos()[0].add(System.nanoTime() - t);
                     long[] phases = new long[3];
                     List<ExplainedVector> explained = Explainer.explainGroups(groups, java.util.Collections.nCopies(groups.size(), joint.value()), coder,

@@ -23,7 +23,6 @@ import org.sith.heads.Side;
 import org.sith.heads.TowerKind;
 import org.sith.heads.TowerSource;
 import org.sith.heads.VectorGroup;
-import org.sith.heads.WorkUnit;
 
 /**
  * The executor side of `sweep` (SPEC §13): a batch of units (heads' VO maps, QK circuits, blocks of MLP neurons) is read,
@@ -96,8 +95,7 @@ public final class SweepTask implements FlatMapFunction<Iterator<UnitBatch>, Row
                 while (batches.hasNext()) {
                     UnitBatch b = batches.next();
                     long t = System.nanoTime();
-                    List<VectorGroup> groups = new ArrayList<>();
-                    for (WorkUnit u : b.units()) groups.addAll(ck.groups(u, s.side(), s.rank()));
+                    List<VectorGroup> groups = ck.groups(b.units(), s.side(), s.rank());
                     counters.bases().add(b.size());
                     long t1 = System.nanoTime();
                     Explainer.Targets targets = Explainer.targets(groups, Collections.nCopies(groups.size(), joint.value()));

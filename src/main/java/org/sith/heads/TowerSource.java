@@ -221,6 +221,13 @@ public final class TowerSource implements Closeable {
         }
     }
 
+    /** The groups of a batch of units, in order (what one coding of a task's batch takes). */
+    public List<VectorGroup> groups(List<WorkUnit> units, Side side, int rank) {
+        List<VectorGroup> out = new ArrayList<>();
+        for (WorkUnit u : units) out.addAll(groups(u, side, rank));
+        return out;
+    }
+
     /** The groups of one unit of work. */
     public List<VectorGroup> groups(WorkUnit u, Side side, int rank) {
         List<VectorGroup> out = new ArrayList<>(2);

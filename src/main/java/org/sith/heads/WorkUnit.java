@@ -13,6 +13,27 @@ public record WorkUnit(Component component, int layer, int index) implements Com
     private static final Comparator<WorkUnit> ORDER = Comparator.comparingInt(WorkUnit::layer).thenComparing(WorkUnit::component)
             .thenComparingInt(WorkUnit::index);
 
+    /**
+     * Every unit of a selection, in order: per layer, each component's heads (VO, QK) or blocks of neurons (MLP, of
+     * {@code mlpWidths[layer]} neurons).
+     */
+    public static java.util.List<WorkUnit> all(int[] layers, java.util.List<Component> components, int heads, int[] mlpWidths) {
+        java.util.List<WorkUnit> out = new java.util.ArrayList<>();
+        for (int l : layers) {
+            for (Component comp : components) {
+                int n = comp == Component.MLP ? (mlpWidths[l] + NEURON_BLOCK - 1) / NEURON_BLOCK : heads;
+                for (int i = 0; i < n; i++) out.add(new WorkUnit(comp, l, i));
+            }
+        }
+        java.util.Collections.sort(out);
+        return out;
+    }
+
+    /** What runs call their units: "heads" when only VO maps are explained, else "units". */
+    public static String plural(java.util.List<Component> components) {
+        return components.equals(java.util.List.of(Component.VO)) ? "heads" : "units";
+    }
+
     /** The unit an output row belongs to (head null for an MLP row, whose sv is the neuron). */
     public static WorkUnit ofRow(Component c, int layer, Integer head, int sv) {
         return c == Component.MLP ? new WorkUnit(c, layer, sv / NEURON_BLOCK) : new WorkUnit(c, layer, head);

@@ -245,12 +245,12 @@ public final class DecomposeJob {
         } else {
             run.deleteWork();
         }
-        List<WorkUnit> all = units(c, sel, mlpWidths);
+        List<WorkUnit> all = WorkUnit.all(sel.layers(), c.components(), sel.heads(), mlpWidths);
         List<WorkUnit> missing = new ArrayList<>();
         for (WorkUnit u : all) if (!done.contains(u)) missing.add(u);
         int resumedChunks = chunks.size();
         int total = all.size();
-        String unitName = c.components().equals(List.of(Component.VO)) ? "heads" : "units";
+        String unitName = WorkUnit.plural(c.components());
         if (run.target().resume()) System.err.printf("sith decompose: resuming, %d of %d %s already done%n", total - missing.size(), total, unitName);
         java.util.function.ToIntFunction<WorkUnit> rowsOf = u -> u.rows(sel.rank(), mlpWidths[u.layer()]);
         List<UnitBatch> batches = UnitBatch.of(missing, c.coding().batchRows(), rowsOf);
@@ -346,19 +346,6 @@ public final class DecomposeJob {
         if (n != null && wavesWritten >= Integer.parseInt(n)) {
             throw new IllegalStateException("injected failure after " + wavesWritten + " waves (sith.test.failAfterWaves)");
         }
-    }
-
-    /** Every unit of the selection: per layer, the components in order vo, mlp, qk. */
-    static List<WorkUnit> units(Config c, HeadSelection.Resolved sel, int[] mlpWidths) {
-        List<WorkUnit> out = new ArrayList<>();
-        for (int l : sel.layers()) {
-            for (Component comp : c.components()) {
-                int n = comp == Component.MLP ? (mlpWidths[l] + WorkUnit.NEURON_BLOCK - 1) / WorkUnit.NEURON_BLOCK : sel.heads();
-                for (int i = 0; i < n; i++) out.add(new WorkUnit(comp, l, i));
-            }
-        }
-        java.util.Collections.sort(out);
-        return out;
     }
 
     /** The units whose rows a table holds (rows without a component, from before there was a choice, are VO). */

@@ -289,14 +289,7 @@ public final class SweepJob {
         if (judge != null) record.param("judge", judge.describe());
         run.phase("fingerprint");
 
-        List<WorkUnit> units = new ArrayList<>();
-        for (int l : sel.layers()) {
-            for (Component comp : c.components()) {
-                int n = comp == Component.MLP ? (mlpWidths[l] + WorkUnit.NEURON_BLOCK - 1) / WorkUnit.NEURON_BLOCK : sel.heads();
-                for (int i = 0; i < n; i++) units.add(new WorkUnit(comp, l, i));
-            }
-        }
-        java.util.Collections.sort(units);
+        List<WorkUnit> units = WorkUnit.all(sel.layers(), c.components(), sel.heads(), mlpWidths);
         java.util.function.ToIntFunction<WorkUnit> rowsOf = u -> u.rows(sel.rank(), mlpWidths[u.layer()]);
         long vectors = 0;
         for (WorkUnit u : units) vectors += rowsOf.applyAsInt(u);
@@ -340,7 +333,7 @@ public final class SweepJob {
         for (int i = 0; i < SweepTask.Counters.PHASES.length; i++) {
             taskTimes.put(SweepTask.Counters.PHASES[i], Math.round(counters.nanos()[i].value() / 1e6) / 1e3);
         }
-        String unitName = c.components().equals(List.of(Component.VO)) ? "heads" : "units";
+        String unitName = WorkUnit.plural(c.components());
         record.result(unitName, units.size()).result("bases_computed", bases).result("vectors", vectors).result("configurations", configs.size())
                 .result("codings", vectors * configs.size()).result("task_time_s", taskTimes);
         run.phase("write");
