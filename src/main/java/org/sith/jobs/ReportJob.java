@@ -232,9 +232,8 @@ public final class ReportJob {
         Map<String, List<Object[]>> out = new HashMap<>();
         if (sources == null || thumbs == 0) return out;
         for (Source s : sources) {
-            Dataset<Row> df = s.df();
-            org.apache.spark.sql.Column component = Arrays.asList(df.columns()).contains("component") ? functions.col("component") : functions.lit("vo");
-            List<Row> rows = df.filter(functions.col("rank").leq(thumbs)).select(component.as("component"), functions.col("layer"), functions.col("head"),
+            Dataset<Row> df = Schemas.withComponent(s.df());
+            List<Row> rows = df.filter(functions.col("rank").leq(thumbs)).select(functions.col("component"), functions.col("layer"), functions.col("head"),
                     functions.col("sv"), functions.col("rank"), functions.col("image"), functions.col("score"))
                     .orderBy("component", "layer", "head", "sv", "rank").collectAsList();
             for (Row r : rows) {

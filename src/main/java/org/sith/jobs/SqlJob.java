@@ -66,9 +66,7 @@ public final class SqlJob {
                 || cols.containsAll(List.of("layer", "head", "sv", "side", "sigma", "joint"))) {
             return Schemas.withKinds(df);
         }
-        if (cols.containsAll(List.of("layer", "head", "sv", "rank", "image", "score")) && !cols.contains("component")) {
-            return df.withColumn("component", org.apache.spark.sql.functions.lit("vo"));
-        }
+        if (cols.containsAll(List.of("layer", "head", "sv", "rank", "image", "score"))) return Schemas.withComponent(df);
         return df;
     }
 

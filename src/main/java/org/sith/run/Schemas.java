@@ -223,10 +223,13 @@ public final class Schemas {
 
     /** A read output with the kind columns: as stored, or filled with vision / vo where they are absent. */
     public static org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> withKinds(org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> df) {
-        List<String> names = Arrays.asList(df.columns());
-        if (!names.contains("tower")) df = df.withColumn("tower", functions.lit("vision"));
-        if (!names.contains("component")) df = df.withColumn("component", functions.lit("vo"));
-        return df;
+        if (!Arrays.asList(df.columns()).contains("tower")) df = df.withColumn("tower", functions.lit("vision"));
+        return withComponent(df);
+    }
+
+    /** A read output with its `component` column: as stored, or vo where it is absent (matches/ of a VO-only run). */
+    public static org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> withComponent(org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> df) {
+        return Arrays.asList(df.columns()).contains("component") ? df : df.withColumn("component", functions.lit("vo"));
     }
 
     /** One file per layer folder, rows sorted: identical inputs give byte-identical files. */
