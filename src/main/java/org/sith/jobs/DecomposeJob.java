@@ -185,40 +185,25 @@ public final class DecomposeJob {
         SparkSession spark = run.spark();
         RunRecord record = run.record();
         head.ahead(record, c);
-        HeadSelection.Resolved sel;
-        Future<float[]> pinv;
-        float[] lnGamma;
-        float[] lnBeta;
-        float[] projection;
-        double[] mean;
-        int p;
-        int[] mlpWidths;
+        TowerRead t;
         try (TowerSource ck = TowerSource.open(c.tower(), c.checkpoint(), run.hadoopConf(), c.heads().heads())) {
-            sel = c.heads().resolve(ck.layers(), ck.heads(), ck.headDim(), ck.path());
-            p = ck.projDim();
-            mean = c.imageMean() == null ? null : ImageMeans.read(spark, c.imageMean(), p);
-            lnGamma = ck.lnFinalWeight();
-            lnBeta = ck.lnFinalBias();
-            projection = ck.projection();
-            int d = ck.width();
-            pinv = head.pinv != null ? head.pinv : head.bg.submit(() -> JointSpace.pseudoInverse(projection, d, p));
-            mlpWidths = new int[ck.layers()];
-            if (c.components().contains(Component.MLP)) for (int l : sel.layers()) mlpWidths[l] = ck.mlpWidth(l);
-            record.param("model", ModelName.of(c.checkpoint(), c.modelName())).param("layers", sel.layers()).param("heads", sel.heads())
-                    .param("head_dim", sel.headDim()).param("width", ck.width()).param("p", p)
-                    .param("layout", ck.layoutName()).param("side", c.heads().side().label()).param("rank", sel.rank());
-            if (c.kinds()) {
-                // (not recorded for the paper's setting, whose parameter_key stays what earlier outputs carry)
-                record.param("tower", c.tower().label()).param("component", Component.label(c.components()));
-                if (c.tower() == TowerKind.TEXT) record.param("center", c.center().name().toLowerCase(Locale.ROOT));
-            }
+            t = TowerRead.of(ck, c.heads(), c.components());
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
-        CodingContext coding = CodingContext.prepare(run, c.concepts(), p, c.coding());
+        HeadSelection.Resolved sel = t.sel();
+        int[] mlpWidths = t.mlpWidths();
+        Future<float[]> pinv = head.pinv != null ? head.pinv : head.bg.submit(() -> JointSpace.pseudoInverse(t.projection(), t.width(), t.p()));
+        double[] imageMean = c.imageMean() == null ? null : ImageMeans.read(spark, c.imageMean(), t.p());
         String model = ModelName.of(c.checkpoint(), c.modelName());
-        if (c.tower() == TowerKind.TEXT && c.center() == ExplainJob.Center.CONCEPTS) mean = coding.dictionary().meanNormalized();
-        JointSpace joint = new JointSpace(lnGamma, lnBeta, projection, Background.await(pinv), p, mean);
+        t.record(record, model, c.heads().side());
+        if (c.kinds()) {
+            // (not recorded for the paper's setting, whose parameter_key stays what earlier outputs carry)
+            record.param("tower", c.tower().label()).param("component", Component.label(c.components()));
+            if (c.tower() == TowerKind.TEXT) record.param("center", c.center().name().toLowerCase(Locale.ROOT));
+        }
+        CodingContext coding = CodingContext.prepare(run, c.concepts(), t.p(), c.coding());
+        JointSpace joint = t.joint(Background.await(pinv), c.tower(), c.center(), imageMean, coding.dictionary());
         run.phase("prepare");
 
         record.checkpoint("checkpoint", c.checkpoint(), run.hadoopConf());

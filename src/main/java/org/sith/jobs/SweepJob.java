@@ -244,39 +244,25 @@ public final class SweepJob {
     private static Result sweep(JobRun run, Config c, ConceptJudge judge) {
         SparkSession spark = run.spark();
         RunRecord record = run.record();
-        HeadSelection.Resolved sel;
-        float[] lnGamma;
-        float[] lnBeta;
-        float[] projection;
-        double[] mean;
-        int p;
-        int d;
-        int[] mlpWidths;
         String model = ModelName.of(c.checkpoint(), c.modelName());
+        TowerRead t;
         try (TowerSource ck = TowerSource.open(c.tower(), c.checkpoint(), run.hadoopConf(), c.heads().heads())) {
-            sel = c.heads().resolve(ck.layers(), ck.heads(), ck.headDim(), ck.path());
-            p = ck.projDim();
-            d = ck.width();
-            mean = c.imageMean() == null ? null : ImageMeans.read(spark, c.imageMean(), p);
-            lnGamma = ck.lnFinalWeight();
-            lnBeta = ck.lnFinalBias();
-            projection = ck.projection();
-            mlpWidths = new int[ck.layers()];
-            if (c.components().contains(Component.MLP)) for (int l : sel.layers()) mlpWidths[l] = ck.mlpWidth(l);
-            record.param("model", model).param("layers", sel.layers()).param("heads", sel.heads()).param("head_dim", sel.headDim())
-                    .param("width", d).param("p", p).param("layout", ck.layoutName()).param("side", c.heads().side().label()).param("rank", sel.rank())
-                    .param("tower", c.tower().label()).param("component", Component.label(c.components()));
-            if (c.tower() == TowerKind.TEXT) record.param("center", c.center().name().toLowerCase(Locale.ROOT));
+            t = TowerRead.of(ck, c.heads(), c.components());
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
-        CodingContext coding = CodingContext.prepare(run, c.concepts(), p, c.coding());
+        HeadSelection.Resolved sel = t.sel();
+        int[] mlpWidths = t.mlpWidths();
+        double[] imageMean = c.imageMean() == null ? null : ImageMeans.read(spark, c.imageMean(), t.p());
+        t.record(record, model, c.heads().side());
+        record.param("tower", c.tower().label()).param("component", Component.label(c.components()));
+        if (c.tower() == TowerKind.TEXT) record.param("center", c.center().name().toLowerCase(Locale.ROOT));
+        CodingContext coding = CodingContext.prepare(run, c.concepts(), t.p(), c.coding());
         ConceptDictionary dict = coding.dictionary();
         if (c.grid().maxK() > dict.size()) {
             throw new UserInputException("--ks " + c.grid().maxK() + " is larger than the dictionary (" + dict.size() + " concepts in " + c.concepts().concepts() + ")");
         }
-        if (c.tower() == TowerKind.TEXT && c.center() == ExplainJob.Center.CONCEPTS) mean = dict.meanNormalized();
-        JointSpace joint = new JointSpace(lnGamma, lnBeta, projection, JointSpace.pseudoInverse(projection, d, p), p, mean);
+        JointSpace joint = t.joint(JointSpace.pseudoInverse(t.projection(), t.width(), t.p()), c.tower(), c.center(), imageMean, dict);
         run.phase("prepare");
 
         record.checkpoint("checkpoint", c.checkpoint(), run.hadoopConf());
