@@ -15,17 +15,6 @@ import org.sith.coding.SparseCoder;
 public final class Explainer {
     private Explainer() {}
 
-    public static List<ExplainedVector> explain(List<HeadBasis> bases, Side side, JointSpace joint,
-                                                SparseCoder coder, Method method, int k, double lambda) {
-        return explain(bases, side, joint, coder, method, k, lambda, new long[3]);
-    }
-
-    /** As above; adds the nanoseconds spent projecting, coding and back-projecting to {@code nanos[0..2]}. */
-    public static List<ExplainedVector> explain(List<HeadBasis> bases, Side side, JointSpace joint,
-                                                SparseCoder coder, Method method, int k, double lambda, long[] nanos) {
-        return explain(bases, java.util.Collections.nCopies(bases.size(), joint), side, coder, method, k, lambda, nanos);
-    }
-
     /**
      * Heads of different models in one product: basis i is mapped into its own joint space {@code joints.get(i)}
      * (a base and a fine-tuned checkpoint in `diff`), and all vectors are coded together.
